@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Farm-level filters: the supervisor's view of every worker, computed once on the controller."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.renderfarm.qube.plugins.module_utils import qbconf, settings
+
+_DESKTOP_WINDOWS_FLAG = "disable_windows_job_object"
+
+
+def _plain(value):
+    """Turn Ansible's lazy mappings into plain Python containers."""
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def farm_settings(hostvars, names):
+    """One settings entry per worker, with ``mode`` added."""
+    farm = []
+    for name in names:
+        host = hostvars[name]
+        try:
+            entry = settings.host_settings(name, host)
+        except ValueError as exc:
+            raise AnsibleFilterError(str(exc))
+        entry = dict(entry)
+        entry["inventory_name"] = name
+        entry["mode"] = host.get("qube_worker_mode", "service")
+        farm.append(entry)
+    return farm
+
+
+def central_accounts(farm):
+    """Distinct proxy accounts whose encrypted password goes into qbwrk.conf.
+
+    Each item names the account, its domain and one host that carries the password variable;
+    no password is copied into the result.
+    """
+    seen = {}
+    for entry in farm:
+        central = entry.get("central", {})
+        if "proxy_password" not in central:
+            continue
+        account = central.get("proxy_account") or entry.get("local", {}).get("proxy_account") or "qubeproxy"
+        domain = central.get("worker_host_domain") or ""
+        seen.setdefault(account, {"account": account, "domain": domain, "host": entry["inventory_name"]})
+    return [seen[k] for k in sorted(seen)]
+
+
+def hashes_by_account(results):
+    """Map account -> encrypted string from a looped ``qube_identity register=central`` result."""
+    out = {}
+    for res in results:
+        if res.get("skipped"):
+            continue
+        out[res["item"]["account"]] = res["proxy_password_hash"]
+    return out
+
+
+def supervisor_job_flags(farm, base=("auto_mount",)):
+    """The ``supervisor_job_flags`` the farm needs, or [] when the default is right.
+
+    A Windows worker in Desktop User mode needs ``disable_windows_job_object`` on every job
+    (vendor KB "How to switch a worker from Service mode to Desktop User mode").
+    """
+    needs = any(e.get("os") == "winnt" and e.get("mode") == "desktop" for e in farm)
+    if not needs:
+        return []
+    flags = list(base)
+    if _DESKTOP_WINDOWS_FLAG not in flags:
+        flags.append(_DESKTOP_WINDOWS_FLAG)
+    return flags
+
+
+def conf_merge(text, set_keys, remove_keys=()):
+    """Merge managed keys into an existing qb.conf text, keeping every other line."""
+    conf = qbconf.QbConf.parse(text or "")
+    for key in remove_keys or ():
+        conf.remove(key)
+    for key, value in (set_keys or {}).items():
+        conf.set(key, _plain(value))
+    return conf.render()
+
+
+class FilterModule(object):
+    """renderfarm.qube farm filters."""
+
+    def filters(self):
+        return {
+            "qube_farm_settings": farm_settings,
+            "qube_central_accounts": central_accounts,
+            "qube_hashes_by_account": hashes_by_account,
+            "qube_supervisor_job_flags": supervisor_job_flags,
+            "qube_conf_merge": conf_merge,
+        }
