@@ -80,14 +80,28 @@ def supervisor_job_flags(farm, base=("auto_mount",)):
     return flags
 
 
+def expected_config(hostvars, names):
+    """Worker name -> every managed key and its value, local and central together.
+
+    Keyed by the name the supervisor knows (``qube_worker_name``), as ``qube_worker_info``
+    expects.
+    """
+    out = {}
+    for entry in farm_settings(hostvars, names):
+        merged = dict(entry.get("central", {}))
+        merged.update(entry.get("local", {}))
+        out[entry.get("name") or entry["inventory_name"]] = _plain(merged)
+    return out
+
+
 def conf_merge(text, set_keys, remove_keys=()):
     """Merge managed keys into an existing qb.conf text, keeping every other line."""
-    conf = qbconf.QbConf.parse(text or "")
+    conf = qbconf.QbConf(text or "")
     for key in remove_keys or ():
         conf.remove(key)
     for key, value in (set_keys or {}).items():
         conf.set(key, _plain(value))
-    return conf.render()
+    return conf.text()
 
 
 class FilterModule(object):
@@ -100,4 +114,5 @@ class FilterModule(object):
             "qube_hashes_by_account": hashes_by_account,
             "qube_supervisor_job_flags": supervisor_job_flags,
             "qube_conf_merge": conf_merge,
+            "qube_expected_config": expected_config,
         }

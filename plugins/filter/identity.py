@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Identity decisions for one worker: who jobs run as and where the credential goes."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+
+from ansible_collections.renderfarm.qube.plugins.module_utils import settings
+
+
+def identity_plan(hostvars, name):
+    """Decide the identity steps for one worker from its variables.
+
+    Returns ``manage_local_account`` (create the local proxy account), ``ad_account``,
+    ``domain``, ``validate_as`` (the account the validation job runs as: the proxy account, the
+    first user-mode submitter, or the desktop user), ``validate_as_qualified`` (DOMAIN\\user
+    form for Windows rights), ``register`` (``local``, ``none``: where this host registers the
+    encrypted proxy password; ``central`` ones are registered by the supervisor role) and a
+    deterministic ``password_salt`` for the local account's password hash (so an unchanged
+    password does not rewrite /etc/shadow).
+    """
+    mode = hostvars.get("qube_worker_mode", "service")
+    exec_mode = hostvars.get("qube_proxy_execution_mode", "proxy")
+    account = hostvars.get("qube_proxy_account", "qubeproxy")
+    domain = hostvars.get("qube_worker_host_domain", "") or ""
+    system = (hostvars.get("ansible_facts", {}) or {}).get("system", "")
+    windows = system == "Win32NT" or hostvars.get("ansible_connection") in ("winrm", "psrp")
+
+    if mode == "desktop":
+        validate_as = hostvars.get("qube_desktop_user", "")
+    elif exec_mode == "user":
+        users = hostvars.get("qube_user_mode_users") or [
+            u.get("name") for u in hostvars.get("qube_windows_user_passwords") or []]
+        validate_as = users[0] if users else ""
+    else:
+        validate_as = account
+
+    register = "none"
+    if windows and mode == "service" and exec_mode == "proxy" and hostvars.get("qube_proxy_password"):
+        placement = settings.placement_of(hostvars, "proxy_password")
+        register = "local" if placement == "local" else "none"
+
+    salt = hashlib.sha256(("%s:%s" % (name, account)).encode("utf-8")).hexdigest()[:16]
+    return {
+        "mode": mode,
+        "execution_mode": exec_mode,
+        "ad_account": bool(domain) and exec_mode == "proxy" and mode == "service",
+        "domain": domain if mode == "service" and exec_mode == "proxy" else "",
+        "manage_local_account": (not domain and mode == "service" and exec_mode == "proxy"
+                                 and bool(hostvars.get("qube_proxy_account_manage", True))),
+        "validate_as": validate_as,
+        "validate_as_qualified": ("%s\\%s" % (domain, validate_as)) if domain else (".\\%s" % validate_as),
+        "register": register,
+        "password_salt": salt,
+    }
+
+
+class FilterModule(object):
+    """renderfarm.qube identity filters."""
+
+    def filters(self):
+        return {"qube_identity_plan": identity_plan}
