@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Everything CI runs (`make test` calls this with no argument; .ci/run calls `make test`).
+# Stages can be run alone: scripts/test.sh lint|sanity|units|pytest|build|molecule [scenario...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+export PATH="$here/.venv/bin:$PATH"
+export ANSIBLE_CONFIG="$here/ansible.cfg"
+export QLAB_DIR=${QLAB_DIR:-/var/lib/qube-lab}
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+results=()
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+
+lint() {
+  stage "yamllint"
+  yamllint -s .
+  stage "ansible-lint (production profile)"
+  ansible-lint --offline -q
+}
+
+# ansible-test needs the collection at ansible_collections/<ns>/<name>: copy the tracked files.
+collection_copy() {
+  local dest=$here/.cache/ansible-test/ansible_collections/renderfarm/qube
+  rm -rf "$dest" && mkdir -p "$dest"
+  git ls-files -co --exclude-standard -z | grep -zv '^\.cache/' | xargs -0 cp --parents -t "$dest"
+  echo "$dest"
+}
+
+sanity() {
+  stage "ansible-test sanity"
+  local dest; dest=$(collection_copy)
+  (cd "$dest" && ansible-test sanity --python 3.11 --requirements --venv \
+     --test validate-modules --test compile --test import --test pep8 --test yamllint \
+     --test action-plugin-docs --test ansible-doc --test shebang --test line-endings \
+     --test future-import-boilerplate --test metaclass-boilerplate --test no-smart-quotes \
+     --test empty-init --test symlinks plugins/)
+}
+
+units() {
+  stage "unit tests (ansible-test units + pytest)"
+  pytest -q -p no:cacheprovider tests/unit
+}
+
+pytest_stage() {
+  stage "pytest: stand-in and WinRM double"
+  pytest -q -p no:cacheprovider tests/standin/tests tests/winrm_double
+}
+
+build() {
+  stage "ansible-galaxy collection build"
+  rm -rf build && mkdir -p build
+  ansible-galaxy collection build --output-path build --force .
+  local tarball; tarball=$(ls build/renderfarm-qube-*.tar.gz)
+  if tar -tzf "$tarball" | grep -E '^(molecule|tests|\.ci|\.venv|\.cache)/'; then
+    echo "the artifact holds test equipment" >&2; return 1
+  fi
+  ANSIBLE_COLLECTIONS_PATH="$here/build/installed" ansible-galaxy collection install --force -p build/installed "$tarball" >/dev/null
+  ANSIBLE_COLLECTIONS_PATH="$here/build/installed" ansible-doc renderfarm.qube.qube_identity >/dev/null
+  ANSIBLE_COLLECTIONS_PATH="$here/build/installed" ansible-doc renderfarm.qube.qube_conf >/dev/null
+  echo "artifact ok: $tarball"
+}
+
+molecule_stage() {
+  local scenarios=("$@")
+  if [[ ${#scenarios[@]} -eq 0 ]]; then
+    mapfile -t scenarios < <(find molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' \
+      | xargs -n1 basename | grep -v '^_' | sort)
+  fi
+  for s in "${scenarios[@]}"; do
+    stage "molecule test -s $s"
+    tests/lab/lab.sh exec molecule test -s "$s"
+  done
+}
+
+cleanup() { tests/lab/lab.sh down >/dev/null 2>&1 || true; }
+
+run() {
+  local name=$1; shift
+  local start=$SECONDS
+  if "$@"; then results+=("PASS $name $((SECONDS - start))s"); else results+=("FAIL $name $((SECONDS - start))s"); fi
+}
+
+summary() {
+  stage "summary"
+  printf '%s\n' "${results[@]}"
+  local failed; failed=$(printf '%s\n' "${results[@]}" | grep -c '^FAIL' || true)
+  local passed; passed=$(printf '%s\n' "${results[@]}" | grep -c '^PASS' || true)
+  echo "stages: $passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
+}
+
+case "${1:-all}" in
+  lint) lint ;;
+  sanity) sanity ;;
+  units) units ;;
+  pytest) pytest_stage ;;
+  build) build ;;
+  molecule) shift; trap cleanup EXIT; molecule_stage "$@" ;;
+  all)
+    trap cleanup EXIT
+    run lint lint
+    run sanity sanity
+    run units units
+    run pytest pytest_stage
+    run build build
+    run molecule molecule_stage
+    summary ;;
+  *) echo "usage: $0 [lint|sanity|units|pytest|build|molecule [scenario...]|all]" >&2; exit 2 ;;
+esac
