@@ -1,0 +1,78 @@
+"""Admin STAND-IN commands: qbadmin (worker/supervisor actions) and qbconfigfile."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import BANNER, qbwrk
+from .client import CliError, call, require_admin
+from .confsyntax import ConfigSyntaxError, format_value
+
+
+def _print_config(name: str | None, config: dict[str, str]) -> None:
+    if name is not None:
+        print(f"[{name}]")
+    for key in sorted(config):
+        print(f"{key} = {format_value(config[key])}")
+
+
+def qbadmin(argv: list[str]) -> int:
+    """``qbadmin worker --reconfigure [HOST...]``, ``worker --configuration HOST``,
+    ``supervisor --reread``."""
+    p = argparse.ArgumentParser(prog="qbadmin", description=f"Qube! admin actions [{BANNER}]")
+    sub = p.add_subparsers(dest="target", required=True)
+    w = sub.add_parser("worker", aliases=["w"])
+    action = w.add_mutually_exclusive_group(required=True)
+    action.add_argument("--reconfigure", "--reconfig", "-reconfig", action="store_true",
+                        help="re-read qbwrk.conf and make workers fetch their config")
+    action.add_argument("--configuration", "--config", metavar="HOST", help="print a worker's effective config")
+    w.add_argument("hosts", nargs="*")
+    s = sub.add_parser("supervisor", aliases=["s"])
+    s.add_argument("--reread", action="store_true", required=True, help="re-read qb.conf and qbwrk.conf")
+    args = p.parse_args(argv)
+    require_admin("qbadmin", "qbadmin")
+    if args.target in ("supervisor", "s"):
+        call("qbadmin", {"op": "reread"})
+        print("supervisor: configuration re-read")
+        return 0
+    if args.configuration:
+        answer = call("qbadmin", {"op": "worker_config", "host": args.configuration})
+        _print_config(None, answer["config"])
+        return 0
+    results = call("qbadmin", {"op": "reconfigure", "hosts": args.hosts}, timeout=120)["results"]
+    failed = False
+    for host, result in results.items():
+        print(f"{host}: {result}")
+        failed |= not (result == "reconfigured" or result.startswith("down"))
+    return 1 if failed else 0
+
+
+def qbconfigfile(argv: list[str]) -> int:
+    """Validate a qbwrk.conf and print the expanded config per section (or one host)."""
+    p = argparse.ArgumentParser(prog="qbconfigfile", description=f"Validate qbwrk.conf [{BANNER}]")
+    p.add_argument("file")
+    p.add_argument("--host", help="print only this worker's expanded config")
+    p.add_argument("--os", choices=qbwrk.OS_SECTIONS, help="OS of --host (adds its [linux]/[osx]/[winnt])")
+    args = p.parse_args(argv)
+    try:
+        config = qbwrk.load(args.file)
+        if args.host:
+            _print_config(args.host, config.host_config(args.host, args.os))
+            return 0
+        for name in ("default",) + qbwrk.OS_SECTIONS:
+            if name in config.templates_acc:
+                _print_config(name, config.section_config(name))
+        for host in config.host_names():
+            _print_config(host, config.host_config(host, None))
+    except ConfigSyntaxError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as error:
+        raise CliError("qbconfigfile", str(error)) from None
+    for section in config.sections:
+        for entry in section.entries.values():
+            if entry.key in qbwrk.BOOTSTRAP_KEYS:
+                print(f"{args.file}:{entry.line}: warning: bootstrap key {entry.key!r} is ignored in qbwrk.conf",
+                      file=sys.stderr)
+    return 0

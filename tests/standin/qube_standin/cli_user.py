@@ -1,0 +1,204 @@
+"""User-level STAND-IN commands: qbsub qbout qberr qbjobs qbhosts qblock qbunlock qblogin qbhash."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+from . import BANNER, secret
+from .client import CliError, call, invoking_user, read_password, require_admin
+from .store import TERMINAL
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog=prog, description=f"{description} [{BANNER}]")
+
+
+def qbsub(argv: list[str]) -> int:
+    """Submit a command-line job; print ``successfully submitted job: <id>``."""
+    p = parser("qbsub", "Submit a cmdline job.")
+    p.add_argument("--name", default="")
+    p.add_argument("--hosts", "--host", default="", help="comma-separated host list")
+    p.add_argument("--user", help="submit as this user (admin only)")
+    p.add_argument("--priority", type=int, default=9999)
+    p.add_argument("--waiton", action="store_true", help="block until the job finishes")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    args = p.parse_args(argv)
+    if not args.command:
+        p.error("a command is required")
+    if args.user:
+        require_admin("qbsub", "--user")
+    command = " ".join(args.command)
+    answer = call("qbsub", {"op": "submit", "name": args.name or command.split()[0], "command": command,
+                            "user": args.user or invoking_user(), "priority": args.priority,
+                            "hosts": [h for h in args.hosts.split(",") if h]})
+    print(f"successfully submitted job: {answer['id']}", flush=True)
+    if not args.waiton:
+        return 0
+    while True:
+        job = call("qbsub", {"op": "jobs", "ids": [answer["id"]]})["jobs"][0]
+        if job["status"] in TERMINAL:
+            break
+        time.sleep(0.3)
+    if job["status"] != "complete":
+        print(f"qbsub: job {job['id']} finished with status {job['status']}"
+              + (f": {job['message']}" if job.get("message") else ""), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _job(prog: str, spec: str) -> dict:
+    try:
+        job_id = int(spec.split(".", 1)[0])
+    except ValueError:
+        raise CliError(prog, f"bad job id {spec!r}") from None
+    jobs = call(prog, {"op": "jobs", "ids": [job_id]})["jobs"]
+    if not jobs:
+        raise CliError(prog, f"no such job: {job_id}")
+    return jobs[0]
+
+
+def qbout(argv: list[str], stream: str = "stdout", prog: str = "qbout") -> int:
+    """Print a job's stdout (``qbout``) or stderr (``qberr``) as stored after it ran."""
+    p = parser(prog, f"Print a job's {stream} (subjob 0 only).")
+    p.add_argument("job", help="JOBID or JOBID.SUBID")
+    job = _job(prog, p.parse_args(argv).job)
+    sys.stdout.write(job.get(stream) or "")
+    return 0
+
+
+def qberr(argv: list[str]) -> int:
+    return qbout(argv, "stderr", "qberr")
+
+
+def _xml(root: ET.Element) -> None:
+    ET.indent(root)
+    print('<?xml version="1.0"?>')
+    print(ET.tostring(root, encoding="unicode"))
+
+
+def qbjobs(argv: list[str]) -> int:
+    """List jobs: table, ``--status`` (``<id> <status>`` lines) or ``--xml``."""
+    p = parser("qbjobs", "List jobs.")
+    p.add_argument("ids", nargs="*", type=int)
+    p.add_argument("--status", action="store_true", help="print '<id> <status>' lines")
+    p.add_argument("--xml", action="store_true")
+    args = p.parse_args(argv)
+    jobs = call("qbjobs", {"op": "jobs", "ids": args.ids})["jobs"]
+    if args.ids and not jobs:
+        raise CliError("qbjobs", "no such job(s)")
+    if args.xml:
+        root = ET.Element("jobs")
+        for job in jobs:
+            node = ET.SubElement(root, "job")
+            for key in ("id", "name", "user", "status", "host", "priority", "exitcode", "command"):
+                ET.SubElement(node, key).text = "" if job.get(key) is None else str(job[key])
+            ET.SubElement(node, "hosts").text = ",".join(job.get("hosts") or [])
+        _xml(root)
+    elif args.status:
+        for job in jobs:
+            print(f"{job['id']} {job['status']}")
+    else:
+        print(f"{'id':>6}  {'name':<20} {'user':<16} {'status':<10} host")
+        for job in jobs:
+            print(f"{job['id']:>6}  {job['name'][:20]:<20} {job['user']:<16} {job['status']:<10} {job['host']}")
+    return 0
+
+
+HOST_FIELDS = ("name", "state", "locked", "jobs_running", "worker_mode", "proxy_mode", "owner", "os",
+               "address", "slots")
+
+
+def _host_row(host: dict) -> dict:
+    row = {k: host.get(k) for k in HOST_FIELDS}
+    row["locked"] = 1 if host.get("locked") else 0
+    row["jobs_running"] = len(host.get("running", []))
+    return row
+
+
+def qbhosts(argv: list[str]) -> int:
+    """List workers: table, ``--long`` (``key: value`` blocks) or ``--xml``."""
+    p = parser("qbhosts", "List workers.")
+    p.add_argument("names", nargs="*")
+    p.add_argument("--long", action="store_true")
+    p.add_argument("--xml", action="store_true")
+    args = p.parse_args(argv)
+    hosts = [_host_row(h) for h in call("qbhosts", {"op": "hosts", "names": args.names})["hosts"]]
+    missing = set(args.names) - {h["name"] for h in hosts}
+    if args.xml:
+        root = ET.Element("hosts")
+        for host in hosts:
+            node = ET.SubElement(root, "host")
+            for key in HOST_FIELDS:
+                ET.SubElement(node, key).text = str(host[key])
+        _xml(root)
+    elif args.long:
+        for host in hosts:
+            print("\n".join(f"{k}: {host[k]}" for k in HOST_FIELDS) + "\n")
+    else:
+        print(f"{'name':<20} {'state':<7} {'locked':<6} {'jobs':<4} {'mode':<8} {'proxy':<6} owner")
+        for h in hosts:
+            print(f"{h['name']:<20} {h['state']:<7} {h['locked']:<6} {h['jobs_running']:<4} "
+                  f"{h['worker_mode']:<8} {h['proxy_mode']:<6} {h['owner']}")
+    if missing:
+        print(f"qbhosts: unknown host(s): {', '.join(sorted(missing))}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def qblock(argv: list[str], lock: bool = True) -> int:
+    """Lock workers (finish-current: running jobs complete); ``--purge`` kills them."""
+    prog = "qblock" if lock else "qbunlock"
+    p = parser(prog, "Lock workers (running jobs finish; no new jobs start)." if lock else "Unlock workers.")
+    p.add_argument("hosts", nargs="+")
+    if lock:
+        p.add_argument("--purge", action="store_true", help="kill the jobs running on the workers now")
+    args = p.parse_args(argv)
+    call(prog, {"op": "lock", "hosts": args.hosts, "lock": lock, "purge": getattr(args, "purge", False)})
+    for host in args.hosts:
+        print(f"{'locked' if lock else 'unlocked'}: {host}")
+    return 0
+
+
+def qbunlock(argv: list[str]) -> int:
+    return qblock(argv, lock=False)
+
+
+def qbhash(argv: list[str]) -> int:
+    """Print the stand-in's salted, reversible encryption of a password (see secret.py)."""
+    p = parser("qbhash", "Print the encrypted string of a password (stand-in scheme).")
+    p.add_argument("--password", help="the password (default: read from stdin)")
+    print(secret.encrypt(read_password("qbhash", p.parse_args(argv).password)))
+    return 0
+
+
+def qblogin(argv: list[str]) -> int:
+    """Register (or ``--check``, or ``--display``) a user's password with the supervisor."""
+    p = parser("qblogin", "Register your password with the supervisor.")
+    p.add_argument("--user", help="register for this user (admin only)")
+    p.add_argument("--domain", help="register for this domain (admin only)")
+    p.add_argument("--password", help="the password (default: read from stdin)")
+    p.add_argument("--check", action="store_true", help="exit 0 when the given password matches the stored one")
+    p.add_argument("--display", action="store_true", help="print the encrypted password and exit")
+    args = p.parse_args(argv)
+    if args.user or args.domain:
+        require_admin("qblogin", "--user/--domain")
+    token = secret.encrypt(read_password("qblogin", args.password))
+    if args.display:
+        print(token)
+        return 0
+    user = args.user or invoking_user()
+    account = f"{args.domain}\\{user}" if args.domain else user
+    if args.check:
+        answer = call("qblogin", {"op": "check_password", "account": account, "token": token})
+        if answer["match"]:
+            print(f"password for {account} matches")
+            return 0
+        print(f"qblogin: password for {account} does not match" + (
+            f" ({answer['error']})" if answer.get("error") else ""), file=sys.stderr)
+        return 1
+    call("qblogin", {"op": "set_password", "account": account, "token": token})
+    print(f"password registered for {account}")
+    return 0
