@@ -1,0 +1,348 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The farm report: a model of one ``ansible-playbook`` run and three renderings of it.
+
+Pure functions, no Ansible imports: the ``qube_report`` callback builds a :class:`FarmReport`
+and writes :func:`render_table` (terminal), :func:`render_json` and :func:`render_html`.
+
+Roles hand over per-host state in the ``qube_report`` fact. :func:`sanitize_fact` keeps only the
+whitelisted keys of :data:`FACT_KEYS`, takes only scalar values and shortens them, so a secret
+placed anywhere else (another fact, a task argument, a nested value) can never reach a report.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import html
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+SCHEMA_VERSION = 1
+UNKNOWN = "unknown"
+NOT_RUN = "not run"
+EMPTY = "-"
+
+# key -> allowed values (None: free text)
+FACT_KEYS = {
+    "mode": ("service", "desktop"),
+    "job_identity": None,
+    "execution_mode": ("proxy", "user"),
+    "config_state": ("in_sync", "drifted", UNKNOWN),
+    "validation": ("passed", "failed", "skipped"),
+    "validation_detail": None,
+    "drain": None,
+}
+FACT_DEFAULTS = {"mode": UNKNOWN, "job_identity": "", "execution_mode": UNKNOWN,
+                 "config_state": UNKNOWN, "validation": "skipped", "validation_detail": "", "drain": ""}
+TEXT_LIMITS = {"job_identity": 64, "validation_detail": 120, "drain": 120}
+INVALID = "(invalid)"
+
+TONES = {
+    "ok": "good", "passed": "good", "in_sync": "good",
+    "failed": "bad", "drifted": "bad", "unreachable": "bad",
+    "skipped": "neutral", UNKNOWN: "neutral", NOT_RUN: "neutral",
+    "service": "info", "desktop": "info", "proxy": "accent", "user": "accent",
+    "worker": "plain", "supervisor": "plain", "other": "plain",
+}
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def clean_text(value, limit=40):
+    """A scalar as one short printable line; containers and ``None`` become ``''``/``(invalid)``."""
+    if value is None:
+        return ""
+    if not isinstance(value, (str, int, float, bool)):
+        return INVALID
+    text = " ".join(_CONTROL_RE.sub(" ", str(value)).split())
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def sanitize_fact(raw):
+    """The whitelisted ``qube_report`` keys of ``raw`` as short strings (missing keys left out)."""
+    if not isinstance(raw, dict):
+        return {}
+    clean = {}
+    for key, choices in FACT_KEYS.items():
+        if key not in raw:
+            continue
+        text = clean_text(raw[key], TEXT_LIMITS.get(key, 40))
+        if choices is not None:
+            text = text.lower() if text.lower() in choices else UNKNOWN
+        clean[key] = text
+    return clean
+
+
+def run_status(counts):
+    """``ok|failed|unreachable|skipped|not run`` from a host's recap counts (``None``: not run)."""
+    if not counts:
+        return NOT_RUN
+    if counts.get("unreachable"):
+        return "unreachable"
+    if counts.get("failures"):
+        return "failed"
+    if not counts.get("ok") and counts.get("skipped"):
+        return "skipped"
+    return "ok"
+
+
+def tone(value):
+    """Colour class of a state value: good, bad, neutral, info, accent or plain."""
+    return TONES.get(value, "plain")
+
+
+@dataclass(frozen=True)
+class HostRow:
+    """One host of the report; every field already sanitized."""
+
+    host: str
+    role: str = "other"
+    status: str = NOT_RUN
+    mode: str = UNKNOWN
+    job_identity: str = ""
+    execution_mode: str = UNKNOWN
+    config_state: str = UNKNOWN
+    validation: str = "skipped"
+    validation_detail: str = ""
+    drain: str = ""
+    changed: int = 0
+
+    @classmethod
+    def build(cls, host, role, fact, counts):
+        """A row from a host name, its role, its raw ``qube_report`` fact and its recap counts."""
+        values = dict(FACT_DEFAULTS) if role == "worker" or fact else dict.fromkeys(FACT_DEFAULTS, "")
+        values.update(sanitize_fact(fact))
+        return cls(host=clean_text(host, 80), role=role, status=run_status(counts),
+                   changed=int((counts or {}).get("changed", 0)), **values)
+
+    @property
+    def detail(self):
+        """Validation detail and drain note in one line."""
+        parts = [self.validation_detail] if self.validation_detail else []
+        if self.drain:
+            parts.append("drain: " + self.drain)
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Metadata of the run (ISO 8601 times)."""
+
+    playbook: str = ""
+    started: str = ""
+    ended: str = ""
+    check_mode: bool = False
+
+    def duration(self):
+        """``7 min 44 s`` between start and end, or ``''`` when a time is missing or unreadable."""
+        try:
+            seconds = int((datetime.fromisoformat(self.ended) - datetime.fromisoformat(self.started)).total_seconds())
+        except (TypeError, ValueError):
+            return ""
+        hours, rest = divmod(max(seconds, 0), 3600)
+        minutes, seconds = divmod(rest, 60)
+        parts = (("%d h" % hours) if hours else "", ("%d min" % minutes) if hours or minutes else "", "%d s" % seconds)
+        return " ".join(part for part in parts if part)
+
+
+@dataclass
+class FarmReport:
+    """The run and its hosts; :attr:`rows` are kept sorted by host name."""
+
+    run: RunInfo
+    rows: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.rows = sorted(self.rows, key=lambda row: row.host)
+
+    def summary(self):
+        """Counts: workers by mode and validation; failed/unreachable/not run over every host."""
+        workers = [row for row in self.rows if row.role == "worker"]
+        return {
+            "workers": len(workers),
+            "service": sum(row.mode == "service" for row in workers),
+            "desktop": sum(row.mode == "desktop" for row in workers),
+            "validated": sum(row.validation == "passed" for row in workers),
+            "failed": sum(row.status == "failed" for row in self.rows),
+            "unreachable": sum(row.status == "unreachable" for row in self.rows),
+            "not_run": sum(row.status == NOT_RUN for row in self.rows),
+            "changed": sum(row.changed for row in self.rows),
+        }
+
+    def summary_line(self):
+        """``N workers, N in service mode, ... N unreachable`` (``, N not run`` when any)."""
+        s = self.summary()
+        line = ("%(workers)d workers, %(service)d in service mode, %(desktop)d in desktop mode, "
+                "%(validated)d validated, %(failed)d failed, %(unreachable)d unreachable" % s)
+        return line + (", %d not run" % s["not_run"] if s["not_run"] else "")
+
+
+def to_dict(report):
+    """The report as plain JSON-ready data."""
+    hosts = []
+    for row in report.rows:
+        item = asdict(row)
+        item["detail"] = row.detail
+        hosts.append(item)
+    run = asdict(report.run)
+    run["duration"] = report.run.duration()
+    return {"schema": SCHEMA_VERSION, "run": run, "summary": report.summary(),
+            "summary_line": report.summary_line(), "hosts": hosts}
+
+
+def render_json(report):
+    """Deterministic, indented JSON text of :func:`to_dict`."""
+    return json.dumps(to_dict(report), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+# --- terminal ------------------------------------------------------------------------------
+
+TABLE_COLUMNS = (
+    ("HOST", "host"), ("ROLE", "role"), ("STATUS", "status"), ("MODE", "mode"),
+    ("JOB IDENTITY", "job_identity"), ("EXEC", "execution_mode"), ("CONFIG", "config_state"),
+    ("VALIDATION", "validation"), ("CHANGED", "changed"), ("DETAIL", "detail"),
+)
+
+
+def _cell_tone(attr, value):
+    if attr == "changed":
+        return "warn" if value != "0" else "plain"
+    if attr in ("host", "job_identity", "detail"):
+        return "plain"
+    return tone(value)
+
+
+def render_table(report, colorize=None):
+    """Aligned plain-text table with a title and summary line.
+
+    ``colorize(text, tone)`` may wrap a cell in colour codes; padding is added outside it, so the
+    columns stay aligned whether or not colour is used.
+    """
+    paint = colorize or (lambda text, _tone: text)
+    cells = [[str(getattr(row, attr)) or EMPTY for _title, attr in TABLE_COLUMNS] for row in report.rows]
+    widths = [max([len(title)] + [len(line[i]) for line in cells]) for i, (title, _a) in enumerate(TABLE_COLUMNS)]
+
+    def line_of(values, tones):
+        parts = [paint(v, t) + " " * (w - len(v)) for v, t, w in zip(values, tones, widths)]
+        return "  ".join(parts).rstrip()
+
+    run = report.run
+    out = ["QUBE! FARM REPORT  %s  %s -> %s (%s)%s" % (
+        run.playbook or EMPTY, run.started or EMPTY, run.ended or EMPTY, run.duration() or EMPTY,
+        "  [CHECK MODE: nothing was changed]" if run.check_mode else "")]
+    out.append(line_of([title for title, _a in TABLE_COLUMNS], ["plain"] * len(TABLE_COLUMNS)))
+    out.append("  ".join("-" * w for w in widths))
+    for values in cells:
+        out.append(line_of(values, [_cell_tone(attr, v) for (_t, attr), v in zip(TABLE_COLUMNS, values)]))
+    if not cells:
+        out.append("(no hosts)")
+    out.append(report.summary_line())
+    return "\n".join(out) + "\n"
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+_CSS = """
+*{box-sizing:border-box}
+body{margin:0;padding:24px 32px;background:#f6f7f9;color:#1f2328;
+ font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif}
+h1{margin:0 0 4px;font-size:22px}
+.meta{color:#57606a;margin:0 0 16px}
+.meta b{color:#1f2328;font-weight:600}
+.check{background:#fff4ce;color:#7a5200;border-radius:4px;padding:1px 8px;font-weight:600}
+.summary{display:flex;flex-wrap:wrap;gap:10px;margin:0 0 18px;padding:0;list-style:none}
+.summary li{background:#fff;border:1px solid #d8dee4;border-left-width:5px;border-radius:6px;
+ padding:8px 14px;min-width:116px}
+.summary .n{display:block;font-size:22px;font-weight:700;line-height:1.1}
+.summary .l{color:#57606a;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.summary .good{border-left-color:#1a7f37}.summary .bad{border-left-color:#cf222e}
+.summary .info{border-left-color:#2f6fd6}.summary .neutral{border-left-color:#8c959f}
+.summary .bad.zero{border-left-color:#d8dee4}
+table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #d8dee4;border-radius:6px}
+th,td{text-align:left;padding:8px 10px;border-bottom:1px solid #eaeef2;vertical-align:middle}
+th{background:#eef1f4;font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#424a53}
+tr.row-bad td:first-child{box-shadow:inset 4px 0 0 #cf222e}
+td.host{font-weight:600;font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.job-identity{white-space:nowrap}
+td.detail{color:#424a53;max-width:360px}
+.badge{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600;
+ white-space:nowrap;border:1px solid transparent}
+.good{background:#dafbe1;color:#116329;border-color:#aceebb}
+.bad{background:#ffebe9;color:#a40e26;border-color:#ffcecb}
+.neutral{background:#eef1f4;color:#57606a;border-color:#d8dee4}
+.info{background:#ddf4ff;color:#0a4fa8;border-color:#b6e3ff}
+.accent{background:#fbefff;color:#6e2fa8;border-color:#ecd8fb}
+.warn{background:#fff8c5;color:#7a5200;border-color:#f0dc8a}
+.summary li.good,.summary li.bad,.summary li.info,.summary li.neutral{background:#fff;color:#1f2328}
+.muted{color:#8c959f}
+footer{margin-top:14px;color:#8c959f;font-size:12px}
+"""
+
+_HTML_COLUMNS = (("Host", "host"), ("Role", "role"), ("Run status", "status"), ("Mode", "mode"),
+                 ("Job identity", "job_identity"), ("Execution", "execution_mode"),
+                 ("Config", "config_state"), ("Validation", "validation"), ("Changed", "changed"),
+                 ("Detail", "detail"))
+_BADGE_ATTRS = ("status", "mode", "execution_mode", "config_state", "validation")
+
+
+def _esc(value):
+    return html.escape(str(value), quote=True)
+
+
+def _html_cell(row, attr):
+    value = getattr(row, attr)
+    if attr in _BADGE_ATTRS and value:
+        return '<td><span class="badge %s">%s</span></td>' % (tone(value), _esc(value))
+    if attr == "changed":
+        inner = '<span class="badge warn">%d</span>' % value if value else '<span class="muted">0</span>'
+        return '<td class="num">%s</td>' % inner
+    if not value:
+        return '<td class="%s"><span class="muted">%s</span></td>' % (attr.replace("_", "-"), EMPTY)
+    return '<td class="%s">%s</td>' % (attr.replace("_", "-"), _esc(value))
+
+
+def _summary_items(summary):
+    items = [("workers", "Workers", "info"), ("service", "Service mode", "info"),
+             ("desktop", "Desktop mode", "info"), ("validated", "Validated", "good"),
+             ("failed", "Failed", "bad"), ("unreachable", "Unreachable", "bad"),
+             ("not_run", "Not run", "neutral"), ("changed", "Changed tasks", "neutral")]
+    out = []
+    for key, label, css in items:
+        zero = " zero" if css == "bad" and not summary[key] else ""
+        out.append('<li class="%s%s"><span class="n">%d</span><span class="l">%s</span></li>'
+                   % (css, zero, summary[key], _esc(label)))
+    return "\n".join(out)
+
+
+def render_html(report):
+    """One self-contained HTML page: inline CSS, no scripts, no external resources."""
+    run = report.run
+    rows = []
+    for row in report.rows:
+        css = ' class="row-bad"' if tone(row.status) == "bad" else ""
+        rows.append("<tr%s>%s</tr>" % (css, "".join(_html_cell(row, attr) for _t, attr in _HTML_COLUMNS)))
+    if not rows:
+        rows.append('<tr><td colspan="%d" class="muted">No hosts in this run.</td></tr>' % len(_HTML_COLUMNS))
+    check = ' <span class="check">check mode: nothing was changed</span>' if run.check_mode else ""
+    head = "".join("<th>%s</th>" % _esc(title) for title, _a in _HTML_COLUMNS)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        "<title>Qube! farm report - %(playbook)s</title>\n<style>%(css)s</style>\n</head>\n<body>\n"
+        "<h1>Qube! farm report</h1>\n"
+        '<p class="meta">Playbook <b>%(playbook)s</b> &middot; started <b>%(started)s</b> &middot; '
+        "ended <b>%(ended)s</b> &middot; duration <b>%(duration)s</b> &middot; "
+        "check mode <b>%(check_word)s</b>%(check)s</p>\n"
+        '<ul class="summary" aria-label="summary">\n%(summary)s\n</ul>\n'
+        "<table>\n<thead><tr>%(head)s</tr></thead>\n<tbody>\n%(rows)s\n</tbody>\n</table>\n"
+        "<footer>%(line)s</footer>\n</body>\n</html>\n"
+    ) % {"playbook": _esc(run.playbook or EMPTY), "started": _esc(run.started or EMPTY),
+         "ended": _esc(run.ended or EMPTY), "duration": _esc(run.duration() or EMPTY),
+         "check_word": "yes" if run.check_mode else "no",
+         "check": check, "css": _CSS, "summary": _summary_items(report.summary()), "head": head,
+         "rows": "\n".join(rows), "line": _esc(report.summary_line())}
