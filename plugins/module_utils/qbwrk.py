@@ -86,6 +86,16 @@ def _common(configs):
     return common
 
 
+def _without_templates(config, host, template_text):
+    """The part of a host's config its templates do not already give (OS sections skip it)."""
+    given = {}
+    for name in host.get("templates") or []:
+        given.update(template_text[name])
+    if not given:
+        return config
+    return dict((k, v) for k, v in config.items() if given.get(k) != v)
+
+
 def _sort_key(name):
     match = _NUMBERED_RE.match(name)
     if match:
@@ -169,11 +179,12 @@ def render(hosts, templates=None, defaults=None, header=""):
     default_section = _render_all(defaults or {})
     for key, value in _common(config for _, config in desired).items():
         default_section.setdefault(key, value)
+    template_text = dict((name, _render_all(values)) for name, values in templates.items())
     os_sections = {}
     for os_name in OS_SECTIONS:
-        common = _common(config for host, config in desired if host["os"] == os_name)
+        common = _common(_without_templates(config, host, template_text)
+                         for host, config in desired if host["os"] == os_name)
         os_sections[os_name] = dict((k, v) for k, v in common.items() if k not in default_section)
-    template_text = dict((name, _render_all(values)) for name, values in templates.items())
 
     groups = {}
     for host, config in desired:
@@ -247,14 +258,15 @@ def section_matches(section, host):
 
 
 def expand(text, host, os_name):
-    """Effective central config ``{key: raw value text}`` of ``host`` (on ``os_name``) from ``text``.
+    """Effective central config ``{key: raw value text}`` of ``host`` (on ``os_name``) from ``text``
+    (qbwrk.conf text, or the result of :func:`parse` to expand many hosts from one parse).
 
     ``[default]`` first, then the OS section, then every section naming the host (plain or range)
     in file order; each section brings ``[default]``, its templates (in order) and its own keys.
     """
     expanded = {}
     matching = []
-    for name, inherited, own in parse(text):
+    for name, inherited, own in parse(text) if isinstance(text, str) else text:
         if name == "global_config":
             continue
         values = {} if name == "default" else dict(expanded.get("default", {}))

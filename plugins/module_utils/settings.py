@@ -121,8 +121,8 @@ def _int(value, low=0, high=None):
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise _Invalid("must be an integer")
-    if number < low or (high is not None and number > high):
+        number = None
+    if number is None or number < low or (high is not None and number > high):
         raise _Invalid("must be an integer between %s and %s" % (low, high) if high is not None
                        else "must be an integer >= %s" % low)
     return number
@@ -252,7 +252,7 @@ def _placement(key, variables, name, errors):
     overrides = variables.get("qube_config_placement_overrides") or {}
     where = overrides.get(key, variables.get("qube_config_placement") or "central")
     if key in BOOTSTRAP_KEYS:
-        if where != "local":
+        if overrides.get(key, "local") != "local":
             errors.append("%s: %s is a bootstrap key and only works in the local qb.conf; remove it from "
                           "qube_config_placement_overrides (bootstrap keys are always local)." % (name, key))
         return "local"
@@ -263,7 +263,7 @@ def _host(name, hostvars):
     """Compute (result dict, errors) for one host."""
     errors = []
     variables = _resolve(name, hostvars, errors)
-    os_name = detect_os(variables)
+    os_name = variables.get("qube_os") or detect_os(hostvars)
     if os_name not in OS_NAMES:
         errors.append("%s: qube_os must be one of linux, osx, winnt (got %r). Set it or leave it unset to "
                       "detect it from facts." % (name, os_name))
