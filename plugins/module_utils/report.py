@@ -231,7 +231,7 @@ def render_table(report, colorize=None):
         return "  ".join(parts).rstrip()
 
     run = report.run
-    out = ["QUBE! FARM REPORT  %s  %s -> %s (%s)%s" % (
+    out = ["Playbook %s  started %s  ended %s  (%s)%s" % (
         run.playbook or EMPTY, run.started or EMPTY, run.ended or EMPTY, run.duration() or EMPTY,
         "  [CHECK MODE: nothing was changed]" if run.check_mode else "")]
     out.append(line_of([title for title, _a in TABLE_COLUMNS], ["plain"] * len(TABLE_COLUMNS)))

@@ -1,0 +1,239 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests for the farm report model and its renderers (module_utils/report.py)."""
+
+import json
+import os
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from ansible_collections.renderfarm.qube.plugins.module_utils import report as rp
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "report", "fixtures", "sample_run.json")
+
+
+def load_fixture_report():
+    """The 6-host sample run of tests/report/fixtures as a FarmReport."""
+    with open(FIXTURE, encoding="utf-8") as handle:
+        data = json.load(handle)
+    rows = [rp.HostRow.build(h["host"], h["role"], h.get("fact"), h.get("counts")) for h in data["hosts"]]
+    return rp.FarmReport(rp.RunInfo(**data["run"]), rows)
+
+
+class PageParser(HTMLParser):
+    """Collects what the structure checks need: tags, attributes, table cells, text."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+        self.rows = []
+        self.summary = {}
+        self._cell = None
+        self._row = None
+        self._in_summary_li = False
+        self._summary_parts = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "tr":
+            self._row = {"class": attrs.get("class", ""), "cells": [], "badges": []}
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "span" and self._row is not None and "badge" in attrs.get("class", ""):
+            self._row["badges"].append(attrs["class"])
+        elif tag == "li":
+            self._in_summary_li, self._summary_parts = True, []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row["cells"].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+        elif tag == "li" and self._in_summary_li:
+            number, label = self._summary_parts[0], self._summary_parts[1]
+            self.summary[label] = int(number)
+            self._in_summary_li = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._in_summary_li and data.strip():
+            self._summary_parts.append(data.strip())
+
+
+def parse(page):
+    parser = PageParser()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+# --- model ---
+
+def test_sanitize_keeps_only_whitelisted_scalar_keys():
+    raw = {"mode": "Service", "job_identity": "qubeproxy", "proxy_password": "x", "execution_mode": "proxy",
+           "config_state": "in_sync", "validation": "passed", "validation_detail": {"password": "x"}}
+    assert rp.sanitize_fact(raw) == {"mode": "service", "job_identity": "qubeproxy", "execution_mode": "proxy",
+                                     "config_state": "in_sync", "validation": "passed",
+                                     "validation_detail": rp.INVALID}
+
+
+@pytest.mark.parametrize("key, value", [("mode", "kiosk"), ("execution_mode", "root"),
+                                        ("config_state", "fine"), ("validation", "yes")])
+def test_sanitize_maps_unknown_choice_to_unknown(key, value):
+    assert rp.sanitize_fact({key: value}) == {key: rp.UNKNOWN}
+
+
+def test_clean_text_flattens_control_characters_and_shortens():
+    assert rp.clean_text("a\nb\x1b[31m\tc") == "a b [31m c"
+    shortened = rp.clean_text("x" * 500, 120)
+    assert len(shortened) == 120 and shortened.endswith("\u2026")
+    assert rp.clean_text(None) == "" and rp.clean_text(3) == "3"
+
+
+def test_sanitize_ignores_non_dict():
+    assert rp.sanitize_fact("mode=service") == {} and rp.sanitize_fact(None) == {}
+
+
+@pytest.mark.parametrize("counts, status", [
+    (None, "not run"),
+    ({"ok": 3, "unreachable": 1}, "unreachable"),
+    ({"ok": 3, "failures": 1}, "failed"),
+    ({"ok": 0, "skipped": 4}, "skipped"),
+    ({"ok": 5, "changed": 2, "skipped": 1}, "ok"),
+    ({"ok": 5, "ignored": 1, "rescued": 1}, "ok"),
+])
+def test_run_status(counts, status):
+    assert rp.run_status(counts) == status
+
+
+def test_worker_without_fact_gets_unknown_defaults_other_hosts_blank():
+    worker = rp.HostRow.build("w1", "worker", None, None)
+    assert (worker.mode, worker.config_state, worker.validation, worker.status) == ("unknown", "unknown",
+                                                                                   "skipped", "not run")
+    supervisor = rp.HostRow.build("sup", "supervisor", None, {"ok": 2})
+    assert (supervisor.mode, supervisor.validation, supervisor.status) == ("", "", "ok")
+
+
+def test_summary_counts_and_line():
+    report = load_fixture_report()
+    assert report.summary() == {"workers": 5, "service": 3, "desktop": 1, "validated": 2, "failed": 1,
+                                "unreachable": 1, "not_run": 1, "changed": 6}
+    assert report.summary_line() == ("5 workers, 3 in service mode, 1 in desktop mode, 2 validated, "
+                                     "1 failed, 1 unreachable, 1 not run")
+
+
+def test_summary_line_leaves_out_not_run_when_none():
+    report = rp.FarmReport(rp.RunInfo(), [rp.HostRow.build("w", "worker", {"mode": "desktop"}, {"ok": 1})])
+    assert report.summary_line() == ("1 workers, 0 in service mode, 1 in desktop mode, 0 validated, "
+                                     "0 failed, 0 unreachable")
+
+
+@pytest.mark.parametrize("started, ended, text", [
+    ("2026-05-12T09:14:03+00:00", "2026-05-12T09:21:47+00:00", "7 min 44 s"),
+    ("2026-05-12T09:00:00+00:00", "2026-05-12T10:00:05+00:00", "1 h 0 min 5 s"),
+    ("2026-05-12T09:00:00+00:00", "2026-05-12T09:00:09+00:00", "9 s"),
+    ("", "2026-05-12T09:00:09+00:00", ""),
+])
+def test_duration(started, ended, text):
+    assert rp.RunInfo(started=started, ended=ended).duration() == text
+
+
+# --- renderers ---
+
+def test_json_is_sorted_and_complete():
+    data = json.loads(rp.render_json(load_fixture_report()))
+    assert data["schema"] == rp.SCHEMA_VERSION
+    assert [h["host"] for h in data["hosts"]] == ["qube-sup", "render001", "render002", "render003",
+                                                  "render004", "render005"]
+    assert data["run"]["check_mode"] is False and data["run"]["duration"] == "7 min 44 s"
+    render004 = data["hosts"][4]
+    assert render004 == {
+        "host": "render004", "role": "worker", "status": "failed", "mode": "service",
+        "job_identity": "qubeproxy", "execution_mode": "proxy", "config_state": "drifted",
+        "validation": "failed", "validation_detail": "cannot read /mnt/projects as qubeproxy: Permission denied",
+        "drain": "", "changed": 2, "detail": "cannot read /mnt/projects as qubeproxy: Permission denied"}
+    assert data["hosts"][5]["detail"] == "drain: still ran 2 jobs after 600 s; left untouched"
+
+
+def test_table_columns_are_aligned_without_colour():
+    lines = rp.render_table(load_fixture_report()).splitlines()
+    header, rule, rows, summary = lines[1], lines[2], lines[3:9], lines[9]
+    starts = [m.start() for m in re.finditer(r"-+", rule)]
+    assert len(starts) == len(rp.TABLE_COLUMNS)
+    for line in [header] + rows:
+        for start in starts[1:]:
+            assert line[start - 2:start] == "  " and line[start] != " ", line
+    assert rows[4].split()[:4] == ["render004", "worker", "failed", "service"]
+    assert summary.startswith("5 workers")
+    assert "\x1b" not in "\n".join(lines)
+
+
+def test_table_colour_keeps_alignment():
+    report = load_fixture_report()
+    seen = []
+
+    def paint(text, tone):
+        seen.append((text, tone))
+        return "\x1b[1m%s\x1b[0m" % text
+
+    coloured = rp.render_table(report, colorize=paint)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", coloured)
+    assert plain == rp.render_table(report)
+    assert ("failed", "bad") in seen and ("in_sync", "good") in seen and ("desktop", "info") in seen
+    assert ("not run", "neutral") in seen and ("3", "warn") in seen
+
+
+def test_table_marks_check_mode_and_empty_run():
+    text = rp.render_table(rp.FarmReport(rp.RunInfo(playbook="site.yml", check_mode=True)))
+    assert "CHECK MODE" in text.splitlines()[0] and "(no hosts)" in text
+
+
+def test_html_structure_of_fixture():
+    page = rp.render_html(load_fixture_report())
+    parsed = parse(page)
+    assert page.startswith("<!DOCTYPE html>")
+    header, body = parsed.rows[0], parsed.rows[1:]
+    assert header["cells"] == ["Host", "Role", "Run status", "Mode", "Job identity", "Execution", "Config",
+                               "Validation", "Changed", "Detail"]
+    assert [row["cells"][0] for row in body] == ["qube-sup", "render001", "render002", "render003",
+                                                 "render004", "render005"]
+    by_host = {row["cells"][0]: row for row in body}
+    assert by_host["render004"]["class"] == "row-bad" and by_host["render003"]["class"] == "row-bad"
+    assert by_host["render001"]["class"] == ""
+    assert by_host["render004"]["badges"] == ["badge bad", "badge info", "badge accent", "badge bad",
+                                              "badge bad", "badge warn"]
+    assert by_host["render001"]["badges"][:5] == ["badge good", "badge info", "badge accent",
+                                                  "badge good", "badge good"]
+    assert by_host["render005"]["badges"][0] == "badge neutral"
+    assert by_host["qube-sup"]["cells"][3:8] == ["-"] * 5
+    assert parsed.summary == {"Workers": 5, "Service mode": 3, "Desktop mode": 1, "Validated": 2, "Failed": 1,
+                              "Unreachable": 1, "Not run": 1, "Changed tasks": 6}
+
+
+def test_html_is_self_contained():
+    page = rp.render_html(load_fixture_report())
+    tags = {tag for tag, _attrs in parse(page).tags}
+    assert not tags & {"script", "link", "img", "iframe", "object", "embed"}
+    assert not re.search(r"(?i)(https?:|//[a-z]|@import|url\()", page)
+    assert page.count("<style>") == 1
+
+
+def test_html_escapes_every_value():
+    fact = {"mode": "service", "job_identity": "<b>x</b>", "validation_detail": "a & \"b\" <script>alert(1)</script>"}
+    page = rp.render_html(rp.FarmReport(rp.RunInfo(playbook="<p>.yml"),
+                                        [rp.HostRow.build("<h>", "worker", fact, {"ok": 1})]))
+    assert "<script>" not in page and "<b>x" not in page and "<h>" not in page and "<p>.yml" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&amp; &quot;b&quot;" in page
+    assert "&lt;h&gt;" in page
+
+
+def test_html_check_mode_banner():
+    page = rp.render_html(rp.FarmReport(rp.RunInfo(check_mode=True)))
+    assert "check mode: nothing was changed" in page and "No hosts in this run." in page
