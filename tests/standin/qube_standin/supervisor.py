@@ -134,11 +134,11 @@ class Supervisor:
             if worker["state"] != "down" and time.time() - worker.get("last_seen", 0) > HEARTBEAT_GRACE:
                 worker["state"] = "down"
 
-    def _known(self, names: list[str]) -> list[str]:
+    def _unknown(self, names: list[str]) -> list[str]:
         return [n for n in names if n not in self.store.workers]
 
     def op_lock(self, msg: dict, peer: str) -> dict:
-        unknown = self._known(msg["hosts"])
+        unknown = self._unknown(msg["hosts"])
         if unknown:
             return {"ok": False, "error": f"unknown worker(s): {', '.join(unknown)}"}
         with self.store.lock:
