@@ -1,0 +1,669 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: qube_identity
+short_description: Register a Qube! job identity's credential and validate it with a job run as that identity
+version_added: "0.1.0"
+description:
+  - For one identity on one host, registers the credential where Qube! reads it and runs a
+    validation job as that identity, the way the worker starts render jobs.
+  - "Registration (O(register)): V(local) encrypts the password with C(qbhash) (password on
+    stdin) and writes it as C(proxy_password) into the local C(qb.conf), keeping every other line
+    byte for byte (backup, atomic write, mode C(0600)); V(central) returns the encrypted string as
+    RV(proxy_password_hash) for the supervisor's C(qbwrk.conf); V(qblogin) registers a user-mode
+    password with C(qblogin --user U [--domain D]) (password on stdin); V(none) registers nothing."
+  - C(qbhash) output is salted, so the module cannot compare it with what is configured. It keeps a
+    fingerprint of the password instead (PBKDF2-HMAC-SHA256, 200000 iterations, per-host random
+    salt) in O(state_dir), readable by root only. An unchanged password whose registration is still
+    present runs no C(qbhash) and, for V(central), returns the same hash as last time, so the
+    rendered C(qbwrk.conf) does not change.
+  - "Validation (O(validate)): a child process takes the identity's groups (C(initgroups)), gid
+    and uid with no login environment (only C(PATH) and C(LANG)) and C(/) as working directory,
+    then checks the effective user, uid/gid/groups, the home directory, a probe file
+    C(.qube-probe-<host>-<random>) written, read back and deleted in each of
+    O(validation_paths), and O(validation_command). The whole job is killed after
+    O(validation_timeout) seconds."
+  - An identity that is uid 0, has gid 0, belongs to C(root), C(sudo), C(wheel), C(admin) (or the AD
+    C(Domain Admins)/C(Administrators) groups) or is O(worker_service_account) is refused unless
+    O(allow_privileged=true).
+  - With O(ad_check), first checks the password of the AD account by an LDAP simple bind over
+    LDAPS; a refused bind fails with the reason AD gives (wrong password, disabled, expired, locked
+    out, must change password, password expired, unknown user) and the fix.
+  - With O(platform=windows) the module runs on the controller and does the same over WinRM
+    (C(winrm_identity) module_utils), returning the same result format.
+author:
+  - renderfarm.qube contributors
+options:
+  account:
+    description:
+      - The job identity. For an AD account give the bare name and O(domain); the validation
+        job then resolves it as C(DOMAIN\account) (winbind) or C(account@domain) (sssd).
+    type: str
+    required: true
+  domain:
+    description: AD domain of the account (NetBIOS name such as C(MYCORP) or realm such as C(mycorp.test)).
+    type: str
+  password:
+    description:
+      - The account's password. Required when O(register) is not V(none) or with O(ad_check).
+      - Goes to C(qbhash)/C(qblogin) on stdin only, never on a command line.
+    type: str
+  update_password:
+    description:
+      - V(always) registers again when the password changed (by fingerprint) or the registration
+        is gone; V(on_create) registers only when nothing is registered yet.
+    type: str
+    choices: [always, on_create]
+    default: always
+  register:
+    description: Where the credential goes (see the description).
+    type: str
+    choices: [local, central, qblogin, none]
+    default: none
+  platform:
+    description: V(posix) runs on the worker itself; V(windows) runs on the controller and talks WinRM to the worker.
+    type: str
+    choices: [posix, windows]
+    default: posix
+  qbhash_path:
+    description: C(qbhash); a bare name is looked up on C(PATH) and in C(/usr/local/pfx/qube/bin).
+    type: path
+    default: /usr/local/pfx/qube/bin/qbhash
+  qblogin_path:
+    description: C(qblogin), used by O(register=qblogin).
+    type: path
+    default: /usr/local/pfx/qube/bin/qblogin
+  qbsub_path:
+    description: C(qbsub), used by O(validate_via_qube).
+    type: path
+    default: /usr/local/pfx/qube/bin/qbsub
+  qbout_path:
+    description: C(qbout), used by O(validate_via_qube).
+    type: path
+    default: /usr/local/pfx/qube/bin/qbout
+  qb_conf_path:
+    description: The local C(qb.conf) written by O(register=local).
+    type: path
+    default: /etc/qb.conf
+  backup:
+    description: Keep a timestamped copy (mode C(0600)) of O(qb_conf_path) before changing it.
+    type: bool
+    default: true
+  state_dir:
+    description: Directory (C(0700), files C(0600)) for the fingerprints, the host salt and the last central hash.
+    type: path
+    default: /var/lib/renderfarm-qube
+  validate:
+    description: Run the validation job as the identity.
+    type: bool
+    default: true
+  validation_paths:
+    description: Directories the identity must be able to write, read and delete a probe file in.
+    type: list
+    elements: path
+    default: []
+  validation_command:
+    description:
+      - Command (argument list, no shell) run as the identity after the built-in checks; rc 0 passes.
+      - It runs in check mode too, so it must not change anything.
+    type: list
+    elements: str
+    default: []
+  validation_timeout:
+    description: Seconds the whole validation job may take; after that it is killed and reported.
+    type: int
+    default: 60
+  validate_via_qube:
+    description:
+      - Also submit C(qbsub --hosts <worker_name> [--user account] --waiton /usr/bin/id -un) and
+        check with C(qbout) that the job ran as the identity (recorded as check C(qube_job)).
+      - Skipped in check mode (a submitted job is a change on the farm).
+    type: bool
+    default: false
+  worker_name:
+    description: The worker's name in Qube! for O(validate_via_qube); defaults to the short host name.
+    type: str
+  execution_mode:
+    description: The worker's C(proxy_execution_mode); in V(user) mode the Qube! job is submitted with C(--user account).
+    type: str
+    choices: [proxy, user]
+    default: proxy
+  allow_privileged:
+    description: Accept a privileged identity (see the description).
+    type: bool
+    default: false
+  worker_service_account:
+    description: The account the worker service runs as, which jobs must not run as (refused like root).
+    type: str
+  ad_check:
+    description: Check the password against a domain controller first (needs C(ldap3) where the task runs).
+    type: dict
+    suboptions:
+      server:
+        description: Domain controller name, as on its certificate.
+        type: str
+        required: true
+      port:
+        description: LDAP port.
+        type: int
+        default: 636
+      use_ssl:
+        description: V(true) speaks LDAPS; V(false) upgrades plain LDAP with StartTLS before the bind.
+        type: bool
+        default: true
+      ca_file:
+        description: CA certificate(s) the DC's certificate must chain to (system CAs when omitted).
+        type: path
+      base_dn:
+        description: Domain DN (C(DC=mycorp,DC=test)); gives the realm when O(domain) is a NetBIOS name.
+        type: str
+      realm:
+        description: Realm for the bind name C(account@realm); default from O(domain) or O(ad_check.base_dn).
+        type: str
+      timeout:
+        description: Seconds for connecting and for each answer.
+        type: int
+        default: 10
+  winrm_host:
+    description: Windows worker to reach over WinRM (O(platform=windows)).
+    type: str
+  winrm_port:
+    description: WinRM port.
+    type: int
+    default: 5985
+  winrm_user:
+    description: Administrator account for the WinRM session.
+    type: str
+  winrm_password:
+    description: Password of O(winrm_user).
+    type: str
+  winrm_transport:
+    description: WinRM authentication.
+    type: str
+    choices: [ntlm, kerberos]
+    default: ntlm
+  winrm_scheme:
+    description: WinRM over V(http) (message encryption) or V(https).
+    type: str
+    choices: [http, https]
+    default: http
+  winrm_cert_validation:
+    description: Validate the WinRM server certificate with O(winrm_scheme=https).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports whether the credential would be registered, runs neither C(qbhash) nor C(qblogin) and
+        writes neither C(qb.conf) nor the state directory.
+      - Still runs the validation job (it only reads, apart from a probe file it deletes at once) and
+        the AD check; O(validate_via_qube) is skipped.
+  diff_mode:
+    support: full
+    details: The secret is always shown as C(proxy_password = REDACTED).
+  platform:
+    platforms: [posix, windows]
+    details: The POSIX path runs on the worker as root; the Windows path runs on the controller.
+notes:
+  - Run as root (C(become)) on POSIX workers; the validation job needs to change uid.
+  - The role marks the task C(no_log) when O(register=central), because RV(proxy_password_hash) is a
+    reversible secret.
+seealso:
+  - name: Qube! qbhash
+    description: The vendor's page on encrypting passwords for proxy_password.
+    link: https://pipelinefx.github.io/docs/advanced-users-guide/command-line-reference/qbhash
+"""
+
+EXAMPLES = r"""
+- name: Register the local proxy account's password in qb.conf and validate it
+  renderfarm.qube.qube_identity:
+    account: qubeproxy
+    password: "{{ vault_qube_proxy_password }}"
+    register: local
+    validation_paths: [/mnt/projects, /mnt/renders]
+    validation_command: [/usr/bin/test, -r, /mnt/projects/README]
+  become: true
+
+- name: Encrypt the AD proxy account's password for qbwrk.conf; validate as MYCORP\render
+  renderfarm.qube.qube_identity:
+    account: render
+    domain: MYCORP
+    password: "{{ vault_render_password }}"
+    register: central
+    validate_via_qube: true
+    worker_name: "{{ inventory_hostname_short }}"
+  become: true
+  register: render_identity
+  no_log: true
+
+- name: Check the AD password on the controller
+  renderfarm.qube.qube_identity:
+    account: render
+    domain: mycorp.test
+    password: "{{ vault_render_password }}"
+    validate: false
+    ad_check:
+      server: dc1.mycorp.test
+      ca_file: /etc/ssl/mycorp-ca.pem
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+action:
+  description: What happened to the credential.
+  returned: always
+  type: str
+  sample: unchanged
+  choices: [registered, updated, unchanged, skipped]
+proxy_password_hash:
+  description: The encrypted password for C(qbwrk.conf), the same string while the password does not change.
+  returned: with O(register=central), except in check mode before the first registration
+  type: str
+  sample: 4f1a...e9
+backup_file:
+  description: Copy of C(qb.conf) made before the change.
+  returned: when O(register=local) changed an existing file with O(backup=true)
+  type: str
+  sample: /etc/qb.conf.12345.2024-05-01@10:00:00~
+ad_check:
+  description: The AD bind outcome.
+  returned: with O(ad_check)
+  type: dict
+  sample: {ok: false, code: wrong_password, subcode: 52e, principal: render@mycorp.test,
+           server: "dc1.mycorp.test:636", message: "AD refused ...", fix: "put the account's current password in the vault"}
+validation:
+  description: The validation job's report (same format on Windows).
+  returned: with O(validate=true)
+  type: dict
+  contains:
+    ok: {description: All checks passed., type: bool, returned: always}
+    via: {description: V(direct) (forked child) or V(qube)., type: str, returned: always}
+    platform: {description: C(linux), C(darwin) or C(windows)., type: str, returned: always}
+    identity: {description: "C(user), C(uid), C(gid), C(groups) (names), C(home).", type: dict, returned: always}
+    checks: {description: "List of C(name), C(ok), C(detail).", type: list, elements: dict, returned: always}
+    duration_s: {description: Seconds the job took., type: float, returned: always}
+    error: {description: "C(code), C(message), C(fix) when not ok.", type: dict, returned: when not ok}
+  sample:
+    ok: true
+    via: direct
+    platform: linux
+    identity: {user: "MYCORP\\render", uid: 101103, gid: 100513, groups: ["MYCORP\\domain users"], home: /home/render}
+    checks: [{name: whoami, ok: true, detail: "effective user MYCORP\\render"}]
+    duration_s: 0.041
+"""
+
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import re
+import socket
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.renderfarm.qube.plugins.module_utils import adcheck, identity
+
+QUBE_BIN = "/usr/local/pfx/qube/bin"
+PBKDF2_ITERATIONS = 200000
+REDACTED = "REDACTED"
+
+
+class IdentityError(Exception):
+    """A failure whose message names the object, the action and the cause (never the secret)."""
+
+
+class CredentialState(object):
+    """What this host remembers about one registration, in a root-only directory.
+
+    One file per registration, ``credential-<register>-<account>.json`` (0600): the PBKDF2
+    fingerprint of the password (salted with the host's random ``salt`` file and bound to the
+    qualified account name), a keyed digest of the value written to qb.conf (``local``) or the
+    last encrypted string itself (``central``).
+    """
+
+    def __init__(self, state_dir, register, account, domain):
+        self.dir = state_dir
+        self.qualified = "%s\\%s" % (domain, account) if domain else account
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.qualified)
+        self.path = os.path.join(state_dir, "credential-%s-%s.json" % (register, safe))
+        self._salt = None
+
+    def ensure_dir(self):
+        if not os.path.isdir(self.dir):
+            os.makedirs(self.dir, 0o700)
+        os.chmod(self.dir, 0o700)
+
+    def salt(self, create):
+        """The host's random salt (created on first use when ``create``); None if absent."""
+        if self._salt is None:
+            path = os.path.join(self.dir, "salt")
+            if not os.path.exists(path):
+                if not create:
+                    return None
+                self.ensure_dir()
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(binascii.hexlify(os.urandom(32)).decode("ascii"))
+            with open(path) as handle:
+                self._salt = binascii.unhexlify(handle.read().strip())
+        return self._salt
+
+    def fingerprint(self, password, iterations=PBKDF2_ITERATIONS, create=False):
+        salt = self.salt(create)
+        if salt is None:
+            return None
+        key = salt + b"\0" + self.qualified.encode("utf-8")
+        return binascii.hexlify(hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), key, iterations)).decode()
+
+    def digest(self, value, create=False):
+        """Keyed digest of a configured value (so it can be recognised without being stored)."""
+        salt = self.salt(create)
+        return None if salt is None else hmac.new(salt, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def load(self):
+        try:
+            with open(self.path) as handle:
+                return json.load(handle)
+        except (IOError, OSError, ValueError):
+            return {}
+
+    def save(self, record):
+        self.ensure_dir()
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".credential-")
+        with os.fdopen(fd, "w") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            json.dump(record, handle, sort_keys=True)
+        os.rename(tmp, self.path)
+
+    def password_matches(self, record, password):
+        if not record.get("fingerprint"):
+            return False
+        current = self.fingerprint(password, record.get("iterations", PBKDF2_ITERATIONS))
+        return current is not None and hmac.compare_digest(current, record["fingerprint"])
+
+
+def find_program(module, path):
+    """Absolute path of a Qube! program; a bare name is looked up on PATH and in the Qube! bin dir."""
+    if os.path.isabs(path):
+        if not os.access(path, os.X_OK):
+            raise IdentityError("%s is not an executable file: install the Qube! worker package or set "
+                                "the path option" % path)
+        return path
+    return module.get_bin_path(path, required=True, opt_dirs=[QUBE_BIN])
+
+
+def run_secret_program(module, argv, password, what):
+    """Run a program with the password on stdin; its stdout, or IdentityError (no secret inside)."""
+    rc, out, err = module.run_command(argv, data=password, binary_data=False)
+    if rc != 0:
+        detail = (err or out or "").replace(password, "********").strip()[:300]
+        raise IdentityError("%s failed (rc=%s): %s" % (what, rc, detail or "no output"))
+    return out
+
+
+def qbhash(module, password):
+    """The encrypted form of the password (salted: a new string on every call)."""
+    program = find_program(module, module.params["qbhash_path"])
+    out = run_secret_program(module, [program], password, "encrypting the password with %s" % program)
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    if not lines or re.search(r"[\s\"']", lines[-1]) or password in lines[-1]:
+        raise IdentityError("%s printed no encrypted password" % program)
+    return lines[-1]
+
+
+def read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def write_qb_conf(module, path, hashed):
+    """Set proxy_password in qb.conf keeping every other line; backup, 0600, atomic. Backup path or None."""
+    try:
+        from ansible_collections.renderfarm.qube.plugins.module_utils.qbconf import QbConf, Raw
+    except ImportError:
+        raise IdentityError("module_utils qbconf is missing from the collection")
+    text = read_text(path)
+    conf = QbConf(text or "")
+    conf.set("proxy_password", Raw(hashed))
+    backup = None
+    if text is not None:
+        os.chmod(path, 0o600)  # before the new secret lands, so it never sits in a wider file
+        if module.params["backup"]:
+            backup = module.backup_local(path)
+            os.chmod(backup, 0o600)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".qb.conf.")
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(conf.text())
+    module.atomic_move(tmp, path)
+    os.chmod(path, 0o600)
+    return backup
+
+
+def configured_proxy_password(path):
+    try:
+        from ansible_collections.renderfarm.qube.plugins.module_utils.qbconf import QbConf, unquote
+    except ImportError:
+        raise IdentityError("module_utils qbconf is missing from the collection")
+    raw = QbConf(read_text(path) or "").get("proxy_password")
+    return None if raw is None else unquote(raw)
+
+
+def plan_registration(module, state):
+    """Decide the registration: ``(action, record, present)``; action in registered/updated/unchanged."""
+    params = module.params
+    method, password = params["register"], params["password"]
+    record = state.load()
+    if method == "local":
+        configured = configured_proxy_password(params["qb_conf_path"])
+        present = configured is not None
+        ours = present and record.get("written") and state.digest(configured) == record["written"]
+    elif method == "central":
+        present = ours = bool(record.get("hash"))
+    else:
+        present = ours = bool(record.get("fingerprint"))
+    if not present:
+        return "registered", record, present
+    if params["update_password"] == "on_create":
+        return "unchanged", record, present
+    if ours and state.password_matches(record, password):
+        return "unchanged", record, present
+    return "updated", record, present
+
+
+def apply_registration(module, state, result):
+    """Run qbhash/qblogin and record the fingerprint (outside check mode only)."""
+    params = module.params
+    method, password = params["register"], params["password"]
+    record = {"account": state.qualified, "register": method, "iterations": PBKDF2_ITERATIONS,
+              "fingerprint": state.fingerprint(password, create=True)}
+    if method == "qblogin":
+        program = find_program(module, params["qblogin_path"])
+        argv = [program, "--user", params["account"]]
+        if params["domain"]:
+            argv += ["--domain", params["domain"]]
+        run_secret_program(module, argv, password, "registering the password of %s with qblogin" % state.qualified)
+    else:
+        hashed = qbhash(module, password)
+        if method == "local":
+            backup = write_qb_conf(module, params["qb_conf_path"], hashed)
+            if backup:
+                result["backup_file"] = backup
+            record["written"] = state.digest(hashed, create=True)
+        else:
+            record["hash"] = hashed
+            result["proxy_password_hash"] = hashed
+    state.save(record)
+
+
+def register_credential(module, result):
+    """Registration duty: sets result changed/action/diff (and the central hash)."""
+    params = module.params
+    if params["register"] == "none":
+        result["action"] = "skipped"
+        return
+    if not params["password"]:
+        raise IdentityError("register=%s needs the password of %s" % (params["register"], params["account"]))
+    state = CredentialState(params["state_dir"], params["register"], params["account"], params["domain"])
+    action, record, present = plan_registration(module, state)
+    result["action"] = action
+    result["changed"] = action != "unchanged"
+    where = params["qb_conf_path"] if params["register"] == "local" else "%s registration" % params["register"]
+    result["diff"] = {
+        "before_header": where, "after_header": where,
+        "before": "proxy_password = %s\n" % REDACTED if present else "",
+        "after": "proxy_password = %s%s\n" % (REDACTED, " (new value)" if result["changed"] else ""),
+    }
+    if result["changed"] and not module.check_mode:
+        apply_registration(module, state, result)
+    elif params["register"] == "central" and record.get("hash"):
+        result["proxy_password_hash"] = record["hash"]
+
+
+def run_ad_check(module, result):
+    opts = module.params["ad_check"]
+    if not opts:
+        return
+    if not module.params["password"]:
+        raise IdentityError("ad_check needs the password of %s" % module.params["account"])
+    try:
+        outcome = adcheck.check_password(
+            module.params["account"], module.params["password"], opts["server"], domain=module.params["domain"],
+            port=opts["port"], use_ssl=opts["use_ssl"], ca_file=opts["ca_file"], base_dn=opts["base_dn"],
+            realm=opts["realm"], timeout=opts["timeout"])
+    except adcheck.AdCheckError as err:
+        raise IdentityError(str(err))
+    result["ad_check"] = outcome
+    if not outcome["ok"]:
+        raise IdentityError("%s Fix: %s." % (outcome["message"], outcome["fix"]))
+
+
+def refuse_privileged(module):
+    """Fail before registering anything when the identity would run jobs with root/admin rights."""
+    params = module.params
+    if params["allow_privileged"] or (params["register"] == "none" and not params["validate"]):
+        return
+    entry = identity.resolve_identity(params["account"], params["domain"])
+    if entry is None:
+        return
+    problems = identity.privilege_problems(identity.describe_identity(entry), params["worker_service_account"])
+    if problems:
+        err = identity.privileged_error(entry.pw_name, problems)
+        raise IdentityError("%s. Fix: %s." % (err["message"], err["fix"]))
+
+
+def validate_identity(module, result):
+    params = module.params
+    host = params["worker_name"] or socket.gethostname().split(".")[0]
+    report = identity.run_validation(
+        params["account"], params["domain"], paths=params["validation_paths"],
+        command=params["validation_command"], timeout=params["validation_timeout"], host=host,
+        allow_privileged=params["allow_privileged"], service_account=params["worker_service_account"])
+    resolved = report.get("identity", {}).get("user")
+    error_code = report.get("error", {}).get("code")
+    if params["validate_via_qube"] and not module.check_mode and resolved and \
+            error_code not in ("identity_unknown", "privileged_identity"):
+        submit_as = params["account"] if params["execution_mode"] == "user" else None
+        identity.validate_via_qube(report, find_program(module, params["qbsub_path"]),
+                                   find_program(module, params["qbout_path"]), host, resolved,
+                                   submit_as=submit_as, timeout=params["validation_timeout"])
+    result["validation"] = report
+    if not report["ok"]:
+        err = report["error"]
+        raise IdentityError("%s. Fix: %s." % (err["message"], err["fix"]))
+
+
+def run_windows(module):
+    try:
+        from ansible_collections.renderfarm.qube.plugins.module_utils import winrm_identity
+    except ImportError:
+        module.fail_json(msg="platform=windows needs module_utils winrm_identity (with pywinrm on the "
+                             "controller), which this collection build does not contain")
+    missing = [name for name in ("winrm_host", "winrm_user", "winrm_password") if not module.params[name]]
+    if missing:
+        module.fail_json(msg="platform=windows needs %s" % ", ".join(missing))
+    outcome = winrm_identity.run(dict(module.params, check_mode=module.check_mode))
+    if outcome.get("failed"):
+        module.fail_json(**outcome)
+    module.exit_json(**outcome)
+
+
+ARGUMENT_SPEC = dict(
+    account=dict(type="str", required=True),
+    domain=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
+    register=dict(type="str", choices=["local", "central", "qblogin", "none"], default="none"),
+    platform=dict(type="str", choices=["posix", "windows"], default="posix"),
+    qbhash_path=dict(type="path", default=QUBE_BIN + "/qbhash"),
+    qblogin_path=dict(type="path", default=QUBE_BIN + "/qblogin"),
+    qbsub_path=dict(type="path", default=QUBE_BIN + "/qbsub"),
+    qbout_path=dict(type="path", default=QUBE_BIN + "/qbout"),
+    qb_conf_path=dict(type="path", default="/etc/qb.conf"),
+    backup=dict(type="bool", default=True),
+    state_dir=dict(type="path", default="/var/lib/renderfarm-qube"),
+    validate=dict(type="bool", default=True),
+    validation_paths=dict(type="list", elements="path", default=[]),
+    validation_command=dict(type="list", elements="str", default=[]),
+    validation_timeout=dict(type="int", default=60),
+    validate_via_qube=dict(type="bool", default=False),
+    worker_name=dict(type="str"),
+    execution_mode=dict(type="str", choices=["proxy", "user"], default="proxy"),
+    allow_privileged=dict(type="bool", default=False),
+    worker_service_account=dict(type="str"),
+    ad_check=dict(type="dict", options=dict(
+        server=dict(type="str", required=True),
+        port=dict(type="int", default=636),
+        use_ssl=dict(type="bool", default=True),
+        ca_file=dict(type="path"),
+        base_dn=dict(type="str"),
+        realm=dict(type="str"),
+        timeout=dict(type="int", default=10),
+    )),
+    winrm_host=dict(type="str"),
+    winrm_port=dict(type="int", default=5985),
+    winrm_user=dict(type="str"),
+    winrm_password=dict(type="str", no_log=True),
+    winrm_transport=dict(type="str", choices=["ntlm", "kerberos"], default="ntlm"),
+    winrm_scheme=dict(type="str", choices=["http", "https"], default="http"),
+    winrm_cert_validation=dict(type="bool", default=True),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = {"changed": False}
+    try:
+        run_ad_check(module, result)
+        if module.params["platform"] == "windows":
+            run_windows(module)
+        refuse_privileged(module)
+        register_credential(module, result)
+        if module.params["validate"]:
+            validate_identity(module, result)
+    except IdentityError as err:
+        module.fail_json(msg="%s: %s" % (module.params["account"], err), **result)
+    except (IOError, OSError) as err:
+        module.fail_json(msg="%s: %s" % (module.params["account"], err), **result)
+    if not module._diff:
+        result.pop("diff", None)
+    result["msg"] = "credential %s; validation %s" % (
+        result.get("action"), "passed" if result.get("validation", {}).get("ok") else "not run")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
