@@ -80,7 +80,12 @@ class Farm:
         return self.run("qbjobs", "--status", str(job_id)).stdout.split()[1]
 
     def hosts(self):
-        root = ET.fromstring(self.run("qbhosts", "--xml").stdout.split("\n", 1)[1])
+        """``qbhosts --xml`` as {name: {field: text}}; empty while the supervisor is not up."""
+        result = self.run("qbhosts", "--xml", check=False)
+        if result.returncode == 2:
+            return {}
+        assert result.returncode == 0, result.stderr
+        root = ET.fromstring(result.stdout.split("\n", 1)[1])
         return {h.findtext("name"): {c.tag: c.text for c in h} for h in root}
 
     def stop(self):
