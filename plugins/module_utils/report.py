@@ -269,7 +269,9 @@ tr.row-bad td:first-child{box-shadow:inset 4px 0 0 #cf222e}
 td.host{font-weight:600;font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.job-identity{white-space:nowrap}
-td.detail{color:#424a53;max-width:360px}
+td.detail{color:#424a53;min-width:220px;max-width:360px}
+.scroll{overflow-x:auto}
+.meta span{white-space:nowrap}
 .badge{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600;
  white-space:nowrap;border:1px solid transparent}
 .good{background:#dafbe1;color:#116329;border-color:#aceebb}
@@ -335,11 +337,13 @@ def render_html(report):
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         "<title>Qube! farm report - %(playbook)s</title>\n<style>%(css)s</style>\n</head>\n<body>\n"
         "<h1>Qube! farm report</h1>\n"
-        '<p class="meta">Playbook <b>%(playbook)s</b> &middot; started <b>%(started)s</b> &middot; '
-        "ended <b>%(ended)s</b> &middot; duration <b>%(duration)s</b> &middot; "
-        "check mode <b>%(check_word)s</b>%(check)s</p>\n"
+        '<p class="meta"><span>Playbook <b>%(playbook)s</b></span> &middot; '
+        "<span>started <b>%(started)s</b></span> &middot; <span>ended <b>%(ended)s</b></span> &middot; "
+        "<span>duration <b>%(duration)s</b></span> &middot; "
+        "<span>check mode <b>%(check_word)s</b></span>%(check)s</p>\n"
         '<ul class="summary" aria-label="summary">\n%(summary)s\n</ul>\n'
-        "<table>\n<thead><tr>%(head)s</tr></thead>\n<tbody>\n%(rows)s\n</tbody>\n</table>\n"
+        '<div class="scroll">\n<table>\n<thead><tr>%(head)s</tr></thead>\n<tbody>\n%(rows)s\n</tbody>\n</table>\n</div>\n'
+
         "<footer>%(line)s</footer>\n</body>\n</html>\n"
     ) % {"playbook": _esc(run.playbook or EMPTY), "started": _esc(run.started or EMPTY),
          "ended": _esc(run.ended or EMPTY), "duration": _esc(run.duration() or EMPTY),
