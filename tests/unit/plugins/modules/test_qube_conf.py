@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""qube_conf: changed / unchanged / check mode / redacted diff / backup / validate / bad input."""
+
+import json
+import os
+import stat
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.renderfarm.qube.plugins.modules import qube_conf
+
+HASH = "06dee4e09a917474ea788e4f5c105bc505cf8a5629be461d3415fe60cbbbba6a"
+DRIVE_HASH = "0fbc8b129210914f769564cbd30ae5cb4397f9615299ce8d1e1cf065e97bf063"
+QB_CONF = """# qb.conf written by the installer
+#qb_supervisor =
+qb_supervisor = old-sup
+worker_cpus = 4 # slots
+#worker_flags = "remove_logs"
+"""
+
+
+class AnsibleExitJson(Exception):
+    pass
+
+
+class AnsibleFailJson(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def module_exits(monkeypatch):
+    def exit_json(self, **kwargs):
+        kwargs.setdefault("changed", False)
+        raise AnsibleExitJson(self._return_formatted_for_test(kwargs))
+
+    def fail_json(self, msg, **kwargs):
+        kwargs.update(failed=True, msg=msg)
+        raise AnsibleFailJson(self._return_formatted_for_test(kwargs))
+
+    def formatted(self, kwargs):
+        kwargs["warnings"] = list(getattr(self, "_test_warnings", []))
+        return basic.remove_values(kwargs, self.no_log_values)
+
+    def warn(self, message):
+        self.__dict__.setdefault("_test_warnings", []).append(message)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    monkeypatch.setattr(basic.AnsibleModule, "_return_formatted_for_test", formatted, raising=False)
+    monkeypatch.setattr(basic.AnsibleModule, "warn", warn)
+
+
+def run(args, check=False, diff=True, expect=AnsibleExitJson):
+    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_remote_tmp="/tmp",
+                _ansible_keep_remote_files=False)
+    with patch_module_args(args):
+        with pytest.raises(expect) as caught:
+            qube_conf.main()
+    return caught.value.args[0]
+
+
+@pytest.fixture
+def conf(tmp_path):
+    path = tmp_path / "qb.conf"
+    path.write_text(QB_CONF)
+    path.chmod(0o644)
+    return path
+
+
+def test_set_changes_only_the_managed_lines(conf):
+    result = run({"path": str(conf), "settings": {"qb_supervisor": "sup01", "worker_groups": ["gpu", "nuke"]}})
+    assert result["changed"] and result["changed_keys"] == ["qb_supervisor", "worker_groups"]
+    assert conf.read_text() == QB_CONF.replace("= old-sup", "= sup01") + 'worker_groups = "gpu,nuke"\n'
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o644
+    again = run({"path": str(conf), "settings": {"qb_supervisor": "sup01", "worker_groups": ["gpu", "nuke"]}})
+    assert not again["changed"] and again["msg"].endswith("is up to date")
+
+
+def test_equivalent_value_is_unchanged_and_remove_works(conf):
+    assert not run({"path": str(conf), "settings": {"worker_cpus": 4}})["changed"]
+    result = run({"path": str(conf), "remove": ["worker_cpus", "not_there"]})
+    assert result["changed_keys"] == ["worker_cpus"] and "worker_cpus = 4" not in conf.read_text()
+    assert "#worker_flags" in conf.read_text()
+
+
+def test_check_mode_reports_but_does_not_write(conf, tmp_path):
+    result = run({"path": str(conf), "settings": {"worker_cpus": 8}}, check=True)
+    assert result["changed"] and "worker_cpus = 8 # slots" in result["diff"]["after"]
+    assert conf.read_text() == QB_CONF
+    missing = tmp_path / "new.conf"
+    assert run({"path": str(missing), "settings": {"worker_cpus": 1}}, check=True)["changed"]
+    assert not missing.exists()
+
+
+def test_secrets_are_redacted_in_diff_and_output_and_force_0600(conf):
+    settings = {"proxy_password": HASH, "worker_drive_map": [
+        {"drive": "X:", "path": "\\\\nas\\x", "user": "render", "password_hash": DRIVE_HASH}]}
+    result = run({"path": str(conf), "settings": settings, "mode": "0644"})
+    dumped = json.dumps(result)
+    assert HASH not in dumped and DRIVE_HASH not in dumped
+    assert "proxy_password = REDACTED" in result["diff"]["after"]
+    assert "X:|render:REDACTED@\\\\nas\\x" in result["diff"]["after"]
+    assert "worker_cpus = 4 # slots" in result["diff"]["after"]
+    assert HASH in conf.read_text() and stat.S_IMODE(conf.stat().st_mode) == 0o600
+    assert any("0600" in warning for warning in result["warnings"])
+    again = run({"path": str(conf), "settings": {"proxy_password": HASH}, "mode": "0644"})
+    assert not again["changed"] and stat.S_IMODE(conf.stat().st_mode) == 0o600
+
+
+def test_new_secret_file_is_created_0600(tmp_path):
+    path = tmp_path / "qbwrk.conf"
+    content = "[default]\nproxy_account = render\nproxy_password = %s\n" % HASH
+    result = run({"path": str(path), "content": content})
+    assert result["changed"] and path.read_text() == content
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert HASH not in json.dumps(result)
+    assert not run({"path": str(path), "content": content})["changed"]
+
+
+def test_backup_keeps_the_old_file(conf):
+    result = run({"path": str(conf), "settings": {"worker_cpus": 2}, "backup": True})
+    assert open(result["backup_file"]).read() == QB_CONF
+
+
+def test_validate_failure_leaves_the_file_and_redacts_output(conf, tmp_path):
+    checker = tmp_path / "check.sh"
+    checker.write_text('#!/bin/sh\ncat "$1" >&2\nexit 3\n')
+    checker.chmod(0o755)
+    result = run({"path": str(conf), "settings": {"proxy_password": HASH}, "validate": "%s %%s" % checker},
+                 expect=AnsibleFailJson)
+    assert "exited 3" in result["msg"] and "proxy_password = REDACTED" in result["msg"]
+    assert HASH not in json.dumps(result)
+    assert conf.read_text() == QB_CONF
+    assert sorted(os.listdir(str(tmp_path))) == ["check.sh", "qb.conf"]
+
+
+def test_validate_success_and_missing_placeholder(conf, tmp_path):
+    ok = run({"path": str(conf), "settings": {"worker_cpus": 6}, "validate": "/bin/grep -q worker_cpus %s"})
+    assert ok["changed"]
+    bad = run({"path": str(conf), "settings": {"worker_cpus": 7}, "validate": "/bin/true"}, expect=AnsibleFailJson)
+    assert "must contain %s" in bad["msg"]
+
+
+@pytest.mark.parametrize("args,message", [
+    ({"settings": {"worker_description": 'a "quoted" word'}}, "cannot set worker_description"),
+    ({"settings": {"proxy_password": 'x"y'}}, "cannot set proxy_password: its value cannot be written"),
+    ({"settings": {"worker_cpus": None}}, "list the key in remove"),
+    ({"settings": {"worker_drive_map": [{"drive": "X:", "path": "C:\\x"}]}}, "not a UNC path"),
+    ({"content": "a = {\n"}, "content is not a valid Qube! file"),
+    ({"content": "x = 1", "settings": {"a": 1}}, "mutually exclusive"),
+])
+def test_bad_input_fails_with_a_clear_message(conf, args, message):
+    result = run(dict(args, path=str(conf)), expect=AnsibleFailJson)
+    assert message in result["msg"]
+    assert conf.read_text() == QB_CONF
+
+
+def test_sectioned_file_refuses_settings_and_missing_file_without_create(tmp_path):
+    path = tmp_path / "qbwrk.conf"
+    path.write_text("[default]\nworker_cpus = 1\n")
+    assert "manage it with content" in run({"path": str(path), "settings": {"a": 1}}, expect=AnsibleFailJson)["msg"]
+    missing = str(tmp_path / "nope.conf")
+    assert "create is false" in run({"path": missing, "settings": {"a": 1}, "create": False},
+                                    expect=AnsibleFailJson)["msg"]
