@@ -108,11 +108,13 @@ def users():
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory, users):
     farm = Farm(tmp_path_factory.mktemp("qbroot"), users[0])
-    farm.start("supervisor")
-    farm.start("worker")
-    wait_for(lambda: farm.hosts().get("w1", {}).get("state") == "active", what="worker w1 active")
-    yield farm
-    farm.stop()
+    try:
+        farm.start("supervisor")
+        farm.start("worker")
+        wait_for(lambda: farm.hosts().get("w1", {}).get("state") == "active", what="worker w1 active")
+        yield farm
+    finally:
+        farm.stop()
 
 
 def test_proxy_mode_runs_as_proxy_account_without_login_env(farm, users):
