@@ -16,7 +16,7 @@ __metaclass__ = type
 import xml.etree.ElementTree as ET
 
 _LOCK_FIELDS = ("locked", "lock", "locked_slots", "lockedslots")
-_JOB_FIELDS = ("jobs", "running", "running_jobs", "runningjobs", "active_jobs", "activejobs")
+_JOB_FIELDS = ("jobs_running", "jobs", "running", "running_jobs", "runningjobs", "active_jobs", "activejobs")
 
 
 def _field(elem, names):
