@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin ``renderfarm.qube.qube_preflight``: validate the whole farm's inventory.
+
+Runs on the controller only (use it in a play on localhost): for every name in ``hosts`` it reads
+``hostvars[name]`` and checks it with ``module_utils/settings.py: validate_farm``.  It fails with
+every problem listed at once (``msg`` and an ``errors`` list), or returns ok with a summary.  It
+never connects to any host.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible_collections.renderfarm.qube.plugins.module_utils.settings import (
+    OS_NAMES, SettingsError, host_settings, validate_farm,
+)
+
+
+class ActionModule(ActionBase):
+    """Controller-side farm validation."""
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("hosts",))
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        hosts = self._task.args.get("hosts")
+        if isinstance(hosts, str):
+            hosts = [hosts]
+        if not isinstance(hosts, (list, tuple)) or not all(isinstance(host, str) for host in hosts):
+            return dict(result, failed=True, msg="qube_preflight: hosts must be a list of inventory host names")
+        all_hostvars = (task_vars or {}).get("hostvars", {})
+        farm, errors = {}, []
+        for host in hosts:
+            if host not in all_hostvars:
+                errors.append("%s: not in the inventory. Check the hosts list given to qube_preflight." % host)
+                continue
+            farm[host] = all_hostvars[host]
+        try:
+            errors.extend(validate_farm(farm))
+        except AnsibleError as exc:
+            errors.append("cannot evaluate the inventory variables: %s" % exc.message)
+        if errors:
+            return dict(result, failed=True, changed=False, errors=errors,
+                        msg="qube_preflight: %d problem(s) found, nothing was changed:\n- %s"
+                            % (len(errors), "\n- ".join(errors)))
+        counts = dict((name, 0) for name in OS_NAMES)
+        central_keys, local_keys, templates = set(), set(), set()
+        for host, hostvars in farm.items():
+            try:
+                settings = host_settings(host, hostvars)
+            except SettingsError as exc:  # validate_farm already reported it; kept for safety
+                return dict(result, failed=True, errors=exc.errors, msg=str(exc))
+            counts[settings["os"]] += 1
+            central_keys.update(settings["central"])
+            local_keys.update(settings["local"])
+            templates.update(settings["templates"])
+        summary = dict(hosts=len(farm), os=counts, central_keys=sorted(central_keys),
+                       local_keys=sorted(local_keys), templates=sorted(templates))
+        return dict(result, changed=False, summary=summary,
+                    msg="qube_preflight: %d host(s) checked, no problems (%s)"
+                        % (len(farm), ", ".join("%d %s" % (counts[n], n) for n in OS_NAMES if counts[n])))
