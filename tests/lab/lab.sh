@@ -56,15 +56,20 @@ main() {
     shift
     case $cmd in
         -h | --help | help) usage; return 0 ;;
-        exec) [[ $# -gt 0 ]] || die "exec needs a command"
-              [[ -e /run/netns/$QLAB_NS ]] || die "no lab namespace; run 'lab.sh up' or 'lab.sh start' first"
-              exec ip netns exec "$QLAB_NS" "$@" ;;
     esac
     [[ $EUID -eq 0 ]] || die "lab.sh must run as root"
     reexec_in_root_mount_ns "$LAB_SH" "$cmd" "$@"
     install -d -m 700 "$QLAB_DIR" "$QLAB_CP_DIR"
     install -d "$QLAB_DIR/logs" "$QLAB_MACHINES" "$QLAB_IMAGES"
     case $cmd in
+        exec) [[ $# -gt 0 ]] || die "exec needs a command"
+              net_up
+              # A command from a virtualenv's bin/ gets that bin/ first on PATH, as `activate`
+              # would, so molecule finds its ansible-playbook and ansible-config.
+              if [[ $1 == */* && -f $(dirname "$1")/activate ]]; then
+                  PATH="$(cd "$(dirname "$1")" && pwd):$PATH"; export PATH
+              fi
+              exec ip netns exec "$QLAB_NS" "$@" ;;
         deps) cmd_deps ;;
         base) build_base; build_layer dc; build_layer ad ;;
         create)
