@@ -233,7 +233,7 @@ def render_table(report, colorize=None):
     run = report.run
     out = ["Playbook %s  started %s  ended %s  (%s)%s" % (
         run.playbook or EMPTY, run.started or EMPTY, run.ended or EMPTY, run.duration() or EMPTY,
-        "  [CHECK MODE: nothing was changed]" if run.check_mode else "")]
+        "  [CHECK MODE: hosts untouched, CHANGED = would change]" if run.check_mode else "")]
     out.append(line_of([title for title, _a in TABLE_COLUMNS], ["plain"] * len(TABLE_COLUMNS)))
     out.append("  ".join("-" * w for w in widths))
     for values in cells:
@@ -330,7 +330,10 @@ def render_html(report):
         rows.append("<tr%s>%s</tr>" % (css, "".join(_html_cell(row, attr) for _t, attr in _HTML_COLUMNS)))
     if not rows:
         rows.append('<tr><td colspan="%d" class="muted">No hosts in this run.</td></tr>' % len(_HTML_COLUMNS))
-    check = ' <span class="check">check mode: nothing was changed</span>' if run.check_mode else ""
+    check = ""
+    if run.check_mode:
+        check = ' <span class="check">check mode: hosts untouched, &quot;changed&quot; = would change</span>'
+
     head = "".join("<th>%s</th>" % _esc(title) for title, _a in _HTML_COLUMNS)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -342,7 +345,8 @@ def render_html(report):
         "<span>duration <b>%(duration)s</b></span> &middot; "
         "<span>check mode <b>%(check_word)s</b></span>%(check)s</p>\n"
         '<ul class="summary" aria-label="summary">\n%(summary)s\n</ul>\n'
-        '<div class="scroll">\n<table>\n<thead><tr>%(head)s</tr></thead>\n<tbody>\n%(rows)s\n</tbody>\n</table>\n</div>\n'
+        '<div class="scroll">\n<table>\n<thead><tr>%(head)s</tr></thead>\n'
+        "<tbody>\n%(rows)s\n</tbody>\n</table>\n</div>\n"
 
         "<footer>%(line)s</footer>\n</body>\n</html>\n"
     ) % {"playbook": _esc(run.playbook or EMPTY), "started": _esc(run.started or EMPTY),

@@ -239,5 +239,6 @@ def test_check_mode_is_reported(callback, inventory, tmp_path, monkeypatch):
     start(callback, inventory)
     callback.v2_playbook_on_stats(recap(**{"render-a": {"ok": 1}}))
     data, page = written(tmp_path)
-    assert data["run"]["check_mode"] is True and "check mode: nothing was changed" in page
+    assert data["run"]["check_mode"] is True
+    assert "check mode: hosts untouched, &quot;changed&quot; = would change" in page
     assert "CHECK MODE" in callback._display.text()

@@ -236,4 +236,4 @@ def test_html_escapes_every_value():
 
 def test_html_check_mode_banner():
     page = rp.render_html(rp.FarmReport(rp.RunInfo(check_mode=True)))
-    assert "check mode: nothing was changed" in page and "No hosts in this run." in page
+    assert "check mode: hosts untouched, &quot;changed&quot; = would change" in page and "No hosts in this run." in page
