@@ -26,6 +26,7 @@ import re
 LDAP_INVALID_CREDENTIALS = 49
 LDAP_STRONGER_AUTH_REQUIRED = 8
 
+_TUPLE_REPR_RE = re.compile(r"""^\(['"](.*)['"],\)$""", re.S)
 _DATA_RE = re.compile(r"\bdata\s+([0-9a-fA-F]{2,8})\b")
 
 # sub-code -> (code, what is wrong, how to fix it); "%(account)s" is the bind principal.
@@ -61,6 +62,28 @@ def scrub(text, secret):
     if secret:
         text = text.replace(secret, "********")
     return text
+
+
+def exception_text(err):
+    """The innermost message of an ldap3 exception (it nests tuples of tuples of strings)."""
+    parts = []
+
+    def walk(value):
+        if isinstance(value, BaseException):
+            for arg in value.args:
+                walk(arg)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                walk(item)
+        elif value is not None:
+            text = "%s" % (value,)
+            wrapped = _TUPLE_REPR_RE.match(text)
+            text = wrapped.group(1) if wrapped else text
+            if text not in parts:
+                parts.append(text)
+
+    walk(err)
+    return "; ".join(part.strip() for part in parts) or type(err).__name__
 
 
 def realm_from_base_dn(base_dn):
@@ -173,7 +196,7 @@ def check_password(account, password, server, domain=None, port=636, use_ssl=Tru
         outcome = describe_bind_result(conn.result or {}, principal, endpoint)
         conn.unbind()
     except exc.LDAPException as err:
-        text = scrub(err, password)
+        text = scrub(exception_text(err), password)
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate" in text.lower():
             base.update(ok=False, code="tls_verify_failed",
                         message="the certificate of %s could not be verified: %s" % (endpoint, text),
