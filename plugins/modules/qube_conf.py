@@ -38,7 +38,7 @@ options:
     aliases: [dest]
   settings:
     description:
-      - Keys to set, as C(key: value). Values may be strings, integers, lists, dicts (C(k=v) comma
+      - Keys to set, a dict of key and value. Values may be strings, integers, lists, dicts (C(k=v) comma
         lists), or for C(worker_drive_map) a list of C({drive, path, user, password_hash}) and for
         C(worker_path_map) a dict or a list of C({from, to}).
       - A key that is not in the file is appended at the end.

@@ -1,0 +1,65 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation for the qube_preflight action plugin (the work happens in plugins/action)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: qube_preflight
+short_description: Validate the Qube! inventory of a whole farm before any host changes
+version_added: 0.1.0
+description:
+  - Runs on the controller and reads C(hostvars) of every host in O(hosts); it never connects to them.
+  - Checks every C(qube_*) variable of every host (types, choices, unknown keys, bootstrap keys placed
+    central, section names qbwrk.conf cannot hold, malformed drive maps, C(DOMAIN\\user) proxy
+    accounts, plaintext passwords, templates not defined in C(qube_templates), two hosts with one
+    section name, two groups in C(qube_group_settings) disagreeing for one host).
+  - Fails with every problem listed at once (RV(errors)), or returns a summary.
+  - Each message names the host, the variable and what to do.
+author:
+  - renderfarm.qube contributors
+options:
+  hosts:
+    description: Inventory host names to check, usually C("{{ groups['qube_workers'] }}").
+    type: list
+    elements: str
+    required: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+"""
+
+EXAMPLES = r"""
+- name: Check every worker's Qube! variables
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Validate the inventory
+      renderfarm.qube.qube_preflight:
+        hosts: "{{ groups['qube_workers'] }}"
+"""
+
+RETURN = r"""
+errors:
+  description: Every problem found, one message each.
+  returned: failed
+  type: list
+  elements: str
+  sample: ["w03: qube_worker_cpus must be an integer >= 0 (got 'many'). Set it to a number of job slots or 0 for all cores."]
+summary:
+  description: Host count per OS, the keys placed central and local, and the templates used.
+  returned: success
+  type: dict
+  sample: {hosts: 2, os: {linux: 1, osx: 0, winnt: 1}, central_keys: [worker_cpus], local_keys: [qb_supervisor], templates: []}
+"""
