@@ -29,7 +29,7 @@ description:
     asks for something else (a warning says so). It is tightened before the new content moves in.
   - POSIX only. On Windows the roles write the same rendered text with M(ansible.windows.win_copy).
 author:
-  - renderfarm.qube contributors
+  - renderfarm.qube contributors (@renderfarm)
 options:
   path:
     description: Path of the file to manage.

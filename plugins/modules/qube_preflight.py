@@ -22,7 +22,7 @@ description:
   - Fails with every problem listed at once (RV(errors)), or returns a summary.
   - Each message names the host, the variable and what to do.
 author:
-  - renderfarm.qube contributors
+  - renderfarm.qube contributors (@renderfarm)
 options:
   hosts:
     description: Inventory host names to check, usually C("{{ groups['qube_workers'] }}").
