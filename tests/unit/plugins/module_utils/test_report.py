@@ -115,8 +115,8 @@ def test_run_status(counts, status):
 
 def test_worker_without_fact_gets_unknown_defaults_other_hosts_blank():
     worker = rp.HostRow.build("w1", "worker", None, None)
-    assert (worker.mode, worker.config_state, worker.validation, worker.status) == ("unknown", "unknown",
-                                                                                   "skipped", "not run")
+    expected = ("unknown", "unknown", "skipped", "not run")
+    assert (worker.mode, worker.config_state, worker.validation, worker.status) == expected
     supervisor = rp.HostRow.build("sup", "supervisor", None, {"ok": 2})
     assert (supervisor.mode, supervisor.validation, supervisor.status) == ("", "", "ok")
 
