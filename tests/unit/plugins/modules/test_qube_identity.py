@@ -1,0 +1,306 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""qube_identity end to end in-process: fake qbhash/qblogin/qbsub/qbout executables that record
+their argv (and a digest of their stdin), a real qb.conf and state directory in tmp, and for the
+validation job a throwaway user (root only)."""
+
+import binascii
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+import types
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.renderfarm.qube.plugins.modules import qube_identity
+
+PASSWORD = "Pr0xy-Secret-5512"
+NEW_PASSWORD = "Pr0xy-Secret-7781"
+QB_CONF = "# Qube! worker config\nqb_supervisor = sup01  # the supervisor\n\nworker_cpus = 8\n"
+
+
+def fake_program(directory, name, body):
+    """An executable that logs its argv and the sha256 of its stdin, then runs ``body``."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as handle:
+        handle.write("#!/bin/sh\n"
+                     "printf '%%s\\n' \"$0${*:+ $*}\" >> %(d)s/argv.log\n"
+                     "input=$(cat)\n"
+                     "printf '%%s' \"$input\" | sha256sum | cut -d' ' -f1 >> %(d)s/stdin.log\n"
+                     "%(body)s\n" % {"d": directory, "body": body})
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    return path
+
+
+QBHASH_BODY = "head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'; echo"
+
+
+@pytest.fixture
+def env(tmp_path):
+    d = str(tmp_path)
+    conf = os.path.join(d, "qb.conf")
+    with open(conf, "w") as handle:
+        handle.write(QB_CONF)
+    os.chmod(conf, 0o644)
+    return types.SimpleNamespace(
+        dir=d, conf=conf, state=os.path.join(d, "state"),
+        qbhash=fake_program(d, "qbhash", QBHASH_BODY),
+        qblogin=fake_program(d, "qblogin", "exit 0"))
+
+
+def run(args, check_mode=False, diff=False):
+    """Run the module's main(); returns (result dict, raw stdout)."""
+    args = dict(args)
+    args["_ansible_check_mode"] = check_mode
+    args["_ansible_diff"] = diff
+    with patch_module_args(args):
+        old = sys.stdout
+        sys.stdout = capture = _Capture()
+        try:
+            with pytest.raises(SystemExit):
+                qube_identity.main()
+        finally:
+            sys.stdout = old
+    raw = capture.text()
+    return json.loads(raw), raw
+
+
+class _Capture(object):
+    def __init__(self):
+        self.parts = []
+        self.buffer = self
+
+    def write(self, data):
+        self.parts.append(data.decode() if isinstance(data, bytes) else data)
+
+    def flush(self):
+        pass
+
+    def text(self):
+        return "".join(self.parts)
+
+
+def local_args(env, **extra):
+    args = {"account": "qbtproxy", "password": PASSWORD, "register": "local", "validate": False,
+            "qbhash_path": env.qbhash, "qb_conf_path": env.conf, "state_dir": env.state}
+    args.update(extra)
+    return args
+
+
+def calls(env):
+    path = os.path.join(env.dir, "argv.log")
+    return open(path).read().splitlines() if os.path.exists(path) else []
+
+
+def stdin_digests(env):
+    return open(os.path.join(env.dir, "stdin.log")).read().split()
+
+
+def assert_no_secret_anywhere(env, raw):
+    """The password is in no module output, no argv, no file we wrote (and was never masked)."""
+    assert PASSWORD not in raw and NEW_PASSWORD not in raw
+    assert "********" not in raw, "AnsibleModule masked a secret, so one reached the output"
+    for line in calls(env):
+        assert PASSWORD not in line and NEW_PASSWORD not in line
+    for root, _dirs, files in os.walk(env.dir):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as handle:
+                data = handle.read()
+            assert PASSWORD.encode() not in data and NEW_PASSWORD.encode() not in data, name
+
+
+def conf_hash(env):
+    for line in open(env.conf):
+        if line.startswith("proxy_password = "):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+def test_local_registers_then_stays_unchanged(env):
+    result, raw = run(local_args(env))
+    assert result["changed"] is True and result["action"] == "registered"
+    assert calls(env) == [env.qbhash]
+    assert stdin_digests(env) == [hashlib.sha256(PASSWORD.encode()).hexdigest()]
+    text = open(env.conf).read()
+    assert text.startswith(QB_CONF) and text.count("\n") == QB_CONF.count("\n") + 1
+    assert len(conf_hash(env)) == 64
+    assert stat.S_IMODE(os.stat(env.conf).st_mode) == 0o600
+    backup = result["backup_file"]
+    assert open(backup).read() == QB_CONF and stat.S_IMODE(os.stat(backup).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(env.state).st_mode) == 0o700
+    for name in os.listdir(env.state):
+        assert stat.S_IMODE(os.stat(os.path.join(env.state, name)).st_mode) == 0o600
+    assert_no_secret_anywhere(env, raw)
+
+    again, raw = run(local_args(env))
+    assert again["changed"] is False and again["action"] == "unchanged"
+    assert calls(env) == [env.qbhash]  # no second qbhash
+    assert open(env.conf).read() == text
+    assert_no_secret_anywhere(env, raw)
+
+
+def test_local_password_change_and_update_password(env):
+    run(local_args(env))
+    first = conf_hash(env)
+    kept, _raw = run(local_args(env, password=NEW_PASSWORD, update_password="on_create"))
+    assert kept["changed"] is False and conf_hash(env) == first and len(calls(env)) == 1
+    updated, raw = run(local_args(env, password=NEW_PASSWORD))
+    assert updated["changed"] is True and updated["action"] == "updated"
+    assert conf_hash(env) != first and len(calls(env)) == 2
+    assert stdin_digests(env)[-1] == hashlib.sha256(NEW_PASSWORD.encode()).hexdigest()
+    assert_no_secret_anywhere(env, raw)
+
+
+def test_local_hand_edited_proxy_password_is_replaced(env):
+    run(local_args(env))
+    text = open(env.conf).read().replace(conf_hash(env), "0123abcd" * 8)
+    with open(env.conf, "w") as handle:
+        handle.write(text)
+    result, _raw = run(local_args(env))
+    assert result["action"] == "updated" and conf_hash(env) != "0123abcd" * 8
+
+
+def test_on_create_keeps_a_foreign_registration(env):
+    with open(env.conf, "a") as handle:
+        handle.write("proxy_password = feedbeef\n")
+    result, _raw = run(local_args(env, update_password="on_create"))
+    assert result["changed"] is False and calls(env) == []
+
+
+def test_check_mode_touches_nothing(env):
+    result, raw = run(local_args(env), check_mode=True, diff=True)
+    assert result["changed"] is True and result["action"] == "registered"
+    assert calls(env) == [] and open(env.conf).read() == QB_CONF
+    assert not os.path.exists(env.state)
+    assert result["diff"]["before"] == "" and result["diff"]["after"] == "proxy_password = REDACTED (new value)\n"
+    assert_no_secret_anywhere(env, raw)
+
+
+def test_diff_is_redacted(env):
+    first, _raw = run(local_args(env), diff=True)
+    hashed = conf_hash(env)
+    changed, raw = run(local_args(env, password=NEW_PASSWORD), diff=True)
+    assert changed["diff"]["before"] == "proxy_password = REDACTED\n"
+    assert changed["diff"]["before_header"] == env.conf
+    assert hashed not in raw and conf_hash(env) not in raw
+    assert "diff" not in run(local_args(env))[0]  # only when diff was asked for
+    assert first["diff"]["after"].startswith("proxy_password = REDACTED")
+
+
+def test_central_returns_the_same_hash_until_the_password_changes(env):
+    args = local_args(env, register="central")
+    first, _raw = run(args)
+    assert first["changed"] is True and len(first["proxy_password_hash"]) == 64
+    second, _raw = run(args)
+    assert second["changed"] is False and second["proxy_password_hash"] == first["proxy_password_hash"]
+    assert calls(env) == [env.qbhash]
+    assert open(env.conf).read() == QB_CONF  # central never touches qb.conf
+    checked, _raw = run(dict(args, password=NEW_PASSWORD), check_mode=True)
+    assert checked["changed"] is True and checked["proxy_password_hash"] == first["proxy_password_hash"]
+    third, _raw = run(dict(args, password=NEW_PASSWORD))
+    assert third["changed"] is True and third["proxy_password_hash"] != first["proxy_password_hash"]
+    assert len(calls(env)) == 2
+
+
+def test_qblogin_gets_the_password_on_stdin_only(env):
+    args = local_args(env, register="qblogin", account="alice", domain="MYCORP", qblogin_path=env.qblogin)
+    result, raw = run(args)
+    assert result["changed"] is True
+    assert calls(env) == ["%s --user alice --domain MYCORP" % env.qblogin]
+    assert stdin_digests(env) == [hashlib.sha256(PASSWORD.encode()).hexdigest()]
+    assert run(args)[0]["changed"] is False
+    assert_no_secret_anywhere(env, raw)
+
+
+def test_failing_qbhash_message_never_echoes_the_password(env):
+    bad = fake_program(env.dir, "qbhash-bad", 'echo "cannot encrypt $input" >&2; exit 4')
+    result, raw = run(local_args(env, qbhash_path=bad))
+    assert result["failed"] is True
+    assert result["msg"].startswith("qbtproxy: encrypting the password with %s failed (rc=4): cannot encrypt " % bad)
+    assert PASSWORD not in raw
+    assert open(env.conf).read() == QB_CONF
+
+
+def test_bad_input_is_refused_with_a_named_message(env):
+    result, _raw = run(local_args(env, password=None))
+    assert result["failed"] is True and result["msg"] == "qbtproxy: register=local needs the password of qbtproxy"
+    missing, _raw = run(local_args(env, qbhash_path="/nonexistent/qbhash"))
+    assert "/nonexistent/qbhash is not an executable file" in missing["msg"]
+    windows, _raw = run({"account": "render", "platform": "windows", "register": "none", "validate": False})
+    assert windows["failed"] is True
+    assert "winrm_identity" in windows["msg"] or "needs winrm_host" in windows["msg"]
+
+
+def test_root_is_refused_before_anything_is_registered(env):
+    result, _raw = run(local_args(env, account="root", validate=True))
+    assert result["failed"] is True
+    assert result["msg"].startswith("root: refusing to run render jobs as root: it is uid 0")
+    assert calls(env) == [] and open(env.conf).read() == QB_CONF
+
+
+def test_windows_dispatches_to_winrm_identity(monkeypatch):
+    seen = {}
+
+    def fake_run(params):
+        seen.update(params)
+        return {"changed": True, "validation": {"ok": True, "via": "direct", "platform": "windows"}}
+
+    name = "ansible_collections.renderfarm.qube.plugins.module_utils.winrm_identity"
+    monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(run=fake_run))
+    import ansible_collections.renderfarm.qube.plugins.module_utils as utils
+    monkeypatch.setattr(utils, "winrm_identity", sys.modules[name], raising=False)
+    result, raw = run({"account": "render", "domain": "MYCORP", "password": PASSWORD, "platform": "windows",
+                       "register": "local", "winrm_host": "win01", "winrm_user": "Administrator",
+                       "winrm_password": "Adm1n-Secret"}, check_mode=True)
+    assert result["changed"] is True and result["validation"]["platform"] == "windows"
+    assert seen["winrm_port"] == 5985 and seen["winrm_transport"] == "ntlm" and seen["check_mode"] is True
+    assert PASSWORD not in raw and "Adm1n-Secret" not in raw
+
+
+def test_ad_check_failure_names_the_account(env):
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    result, raw = run({"account": "render", "domain": "mycorp.test", "password": PASSWORD, "validate": False,
+                       "ad_check": {"server": "127.0.0.1", "port": port, "timeout": 3}})
+    assert result["failed"] is True
+    assert result["msg"].startswith("render: cannot reach the domain controller 127.0.0.1:%d" % port)
+    assert result["ad_check"]["principal"] == "render@mycorp.test"
+    assert PASSWORD not in raw
+
+
+# --- the validation job through the module (root only) ----------------------------------------
+
+@pytest.fixture
+def proxy_user():
+    if os.geteuid() != 0:
+        pytest.skip("switching identity needs root")
+    name = "qbt%s" % binascii.hexlify(os.urandom(3)).decode()
+    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
+    yield name
+    subprocess.run(["userdel", "-r", name], capture_output=True)
+
+
+def test_validation_and_qube_job_through_the_module(env, proxy_user):
+    qbsub = fake_program(env.dir, "qbsub", "echo 'successfully submitted job: 99'")
+    qbout = fake_program(env.dir, "qbout", "echo %s" % proxy_user)
+    args = local_args(env, account=proxy_user, validate=True, validate_via_qube=True, worker_name="w07",
+                      qbsub_path=qbsub, qbout_path=qbout, validation_command=["/usr/bin/id", "-un"])
+    checked, raw = run(args, check_mode=True)
+    assert checked["changed"] is True and checked["validation"]["ok"] is True, checked
+    assert "qube_job" not in [c["name"] for c in checked["validation"]["checks"]]
+    assert calls(env) == []  # no qbhash, no qbsub in check mode
+    result, raw = run(args)
+    validation = result["validation"]
+    assert validation["ok"] is True and validation["identity"]["user"] == proxy_user
+    assert [c["name"] for c in validation["checks"]] == ["whoami", "uid_gid", "groups", "home", "command", "qube_job"]
+    assert calls(env) == [env.qbhash, "%s --hosts w07 --waiton /usr/bin/id -un" % qbsub, "%s 99" % qbout]
+    assert result["msg"] == "credential registered; validation passed"
+    assert_no_secret_anywhere(env, raw)
