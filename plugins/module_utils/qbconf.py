@@ -274,9 +274,9 @@ def _drive_entries(value):
 def render_drive_map(value):
     """``{X:|\\\\SERVER\\SHARE`` ... ``}`` in the strict documented layout."""
     rendered = []
-    for entry in _drive_entries(value):
+    for number, entry in enumerate(_drive_entries(value), 1):
         if not isinstance(entry, dict) or "drive" not in entry or "path" not in entry:
-            raise QbConfError("drive map entry %r needs drive and path" % (entry,))
+            raise QbConfError("drive map entry %d needs drive and path" % number)
         drive, path = str(entry["drive"]), str(entry["path"])
         if not re.match(r"^[A-Za-z]:$", drive):
             raise QbConfError("drive map: drive %r is not a drive letter like X:" % drive)

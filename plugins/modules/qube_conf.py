@@ -212,17 +212,20 @@ def validate_file(module, tmp_path, secrets):
 
 
 def write(module, text, has_secret):
-    """Write ``text`` to path through a 0600 temp file in the same directory -> backup file or None."""
+    """Write ``text`` to path through a 0600 temp file in the same directory -> backup file or None.
+
+    Order: temp file, validate, backup, tighten the target to 0600 when a secret is inside, rename.
+    """
     path = module.params["path"]
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         module.fail_json(msg="%s: directory %s does not exist" % (path, directory))
-    backup_file = module.backup_local(path) if module.params["backup"] and os.path.exists(path) else None
     fd, tmp_path = tempfile.mkstemp(prefix=".qube_conf.", dir=directory)
     with os.fdopen(fd, "wb") as handle:
         handle.write(to_bytes(text))
     if module.params["validate"]:
         validate_file(module, tmp_path, module.no_log_values)
+    backup_file = module.backup_local(path) if module.params["backup"] and os.path.exists(path) else None
     if has_secret:
         if os.path.exists(path):
             os.chmod(path, 0o600)

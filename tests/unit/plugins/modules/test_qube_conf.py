@@ -130,8 +130,8 @@ def test_validate_failure_leaves_the_file_and_redacts_output(conf, tmp_path):
     checker = tmp_path / "check.sh"
     checker.write_text('#!/bin/sh\ncat "$1" >&2\nexit 3\n')
     checker.chmod(0o755)
-    result = run({"path": str(conf), "settings": {"proxy_password": HASH}, "validate": "%s %%s" % checker},
-                 expect=AnsibleFailJson)
+    result = run({"path": str(conf), "settings": {"proxy_password": HASH}, "validate": "%s %%s" % checker,
+                  "backup": True}, expect=AnsibleFailJson)
     assert "exited 3" in result["msg"] and "proxy_password = REDACTED" in result["msg"]
     assert HASH not in json.dumps(result)
     assert conf.read_text() == QB_CONF
@@ -150,12 +150,13 @@ def test_validate_success_and_missing_placeholder(conf, tmp_path):
     ({"settings": {"proxy_password": 'x"y'}}, "cannot set proxy_password: its value cannot be written"),
     ({"settings": {"worker_cpus": None}}, "list the key in remove"),
     ({"settings": {"worker_drive_map": [{"drive": "X:", "path": "C:\\x"}]}}, "not a UNC path"),
+    ({"settings": {"worker_drive_map": [{"drive": "X:", "password_hash": HASH}]}}, "entry 1 needs drive and path"),
     ({"content": "a = {\n"}, "content is not a valid Qube! file"),
     ({"content": "x = 1", "settings": {"a": 1}}, "mutually exclusive"),
 ])
 def test_bad_input_fails_with_a_clear_message(conf, args, message):
     result = run(dict(args, path=str(conf)), expect=AnsibleFailJson)
-    assert message in result["msg"]
+    assert message in result["msg"] and HASH not in result["msg"]
     assert conf.read_text() == QB_CONF
 
 
