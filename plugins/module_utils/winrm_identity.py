@@ -283,6 +283,7 @@ class WinRMSession:
             self.endpoint, transport=params.get("winrm_transport") or "ntlm", username=self.admin,
             password=params.get("winrm_password"),
             server_cert_validation="validate" if params.get("winrm_cert_validation", True) else "ignore",
+            ca_trust_path=params.get("winrm_ca_trust_path"), proxy=None,
             # http: NTLM/Kerberos session encryption is mandatory; https: TLS protects the body.
             message_encryption="always" if scheme == "http" else "auto",
             operation_timeout_sec=timeout, read_timeout_sec=timeout + 10)
