@@ -40,7 +40,7 @@ description:
   - With O(platform=windows) the module runs on the controller and does the same over WinRM
     (C(winrm_identity) module_utils), returning the same result format.
 author:
-  - renderfarm.qube contributors
+  - renderfarm.qube contributors (@renderfarm)
 options:
   account:
     description:
@@ -595,7 +595,7 @@ def run_windows(module):
     missing = [name for name in ("winrm_host", "winrm_user", "winrm_password") if not module.params[name]]
     if missing:
         module.fail_json(msg="platform=windows needs %s" % ", ".join(missing))
-    outcome = winrm_identity.run(dict(module.params, check_mode=module.check_mode))
+    outcome = winrm_identity.run(dict(module.params), module.check_mode)
     if outcome.get("failed"):
         module.fail_json(**outcome)
     module.exit_json(**outcome)

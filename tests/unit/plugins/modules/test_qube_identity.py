@@ -246,9 +246,10 @@ def test_root_is_refused_before_anything_is_registered(env):
 def test_windows_dispatches_to_winrm_identity(monkeypatch):
     seen = {}
 
-    def fake_run(params):
-        seen.update(params)
-        return {"changed": True, "validation": {"ok": True, "via": "direct", "platform": "windows"}}
+    def fake_run(params, check_mode):
+        seen.update(params, check_mode=check_mode)
+        return {"changed": True, "failed": False,
+                "validation": {"ok": True, "via": "direct", "platform": "windows"}}
 
     name = "ansible_collections.renderfarm.qube.plugins.module_utils.winrm_identity"
     monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(run=fake_run))
