@@ -215,7 +215,7 @@ class WinRMDouble:
             return self._connections
 
     def start(self) -> "WinRMDouble":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="winrm-double", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="winrm-double", daemon=True)
         self._thread.start()
         return self
 

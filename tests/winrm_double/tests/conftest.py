@@ -1,0 +1,6 @@
+"""Make ``tests.winrm_double`` importable (the repository root on sys.path)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
