@@ -1,0 +1,295 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Worker mode decisions (module_utils/modes.py) and their filter entry points."""
+
+import os
+import plistlib
+import shutil
+import subprocess
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.renderfarm.qube.plugins.filter import modes as mode_filters
+from ansible_collections.renderfarm.qube.plugins.module_utils import modes
+
+ARTIST = {"artist": {"home": "/home/artist", "uid": 1000}}
+BOB = {"bob": {"home": "/home/bob", "uid": 1001}}
+
+
+# --- validate ------------------------------------------------------------------------------
+
+def test_valid_settings_have_no_errors():
+    assert modes.validate("w01", "service", "Linux") == []
+    assert modes.validate("w01", "desktop", "Linux", "artist", user_exists=True) == []
+    assert modes.validate("w01", "service", "Win32NT", proxy_execution_mode="user") == []
+
+
+def test_unknown_mode_names_variable_and_host():
+    assert modes.validate("w01", "desk", "Linux") == [
+        "host w01: qube_worker_mode is 'desk'; it must be one of service, desktop."]
+
+
+def test_unsupported_system():
+    errors = modes.validate("w01", "service", "FreeBSD")
+    assert errors == ["host w01: the worker_mode role supports Linux, Darwin (macOS) and "
+                      "Windows, not 'FreeBSD'."]
+
+
+def test_desktop_without_user():
+    errors = modes.validate("w02", "desktop", "Linux", "")
+    assert len(errors) == 1
+    assert errors[0].startswith("host w02: qube_worker_mode is 'desktop' but qube_desktop_user is not set")
+
+
+def test_desktop_user_missing_on_host():
+    errors = modes.validate("w03", "desktop", "Darwin", "ghost", user_exists=False)
+    assert errors == ["host w03: qube_desktop_user 'ghost' does not exist on the host; create the "
+                      "account (or join the directory that has it) before switching to desktop mode."]
+
+
+def test_windows_desktop_with_user_execution_mode_explains_qube_behaviour():
+    errors = modes.validate("win1", "desktop", "Windows", "artist", user_exists=True,
+                            proxy_execution_mode="user")
+    assert len(errors) == 1
+    assert "host win1: qube_proxy_execution_mode is 'user'" in errors[0]
+    assert "never re-authenticates" in errors[0]
+    assert "every job runs as the logged-in user 'artist'" in errors[0]
+
+
+def test_user_execution_mode_is_fine_for_linux_desktop_and_windows_service():
+    assert modes.validate("w", "desktop", "Linux", "a", True, proxy_execution_mode="user") == []
+    assert modes.validate("w", "service", "Windows", proxy_execution_mode="user") == []
+
+
+def test_auto_logon_needs_password_then_vault():
+    base = dict(desktop_user="artist", user_exists=True, auto_logon=True)
+    missing = modes.validate("win1", "desktop", "Windows", **base)
+    assert missing == ["host win1: qube_windows_auto_logon is true but "
+                       "qube_windows_auto_logon_password is not set."]
+    plain = modes.validate("win1", "desktop", "Windows", auto_logon_password_set=True, **base)
+    assert plain == ["host win1: qube_windows_auto_logon_password must come from Ansible Vault "
+                     "(an inline !vault value or a vault-encrypted vars file)."]
+    assert modes.validate("win1", "desktop", "Windows", auto_logon_password_set=True,
+                          auto_logon_password_vaulted=True, **base) == []
+
+
+def test_auto_logon_outside_windows_desktop():
+    errors = modes.validate("w01", "service", "Linux", auto_logon=True,
+                            auto_logon_password_set=True, auto_logon_password_vaulted=True)
+    assert errors == [
+        "host w01: qube_windows_auto_logon is only supported on Windows.",
+        "host w01: qube_windows_auto_logon needs qube_worker_mode 'desktop'; a service-mode "
+        "worker runs without anyone logged in."]
+
+
+def test_all_problems_are_listed_at_once():
+    errors = modes.validate("win9", "desktop", "Windows", None, proxy_execution_mode="user",
+                            auto_logon=True)
+    assert len(errors) == 3
+    assert all(e.startswith("host win9: ") for e in errors)
+
+
+# --- Linux ---------------------------------------------------------------------------------
+
+def test_linux_service_plan():
+    p = modes.plan("service", "Linux", "artist", accounts=ARTIST)
+    linux = p["linux"]
+    assert p["worker_binary"] == "/usr/local/pfx/qube/sbin/worker"
+    assert linux["system_unit"] == {"name": "worker", "enabled": True, "state": "started"}
+    assert linux["system_dropin"]["state"] == "present"
+    assert "\nUser=root\n" in linux["system_dropin"]["content"]
+    assert linux["user_unit"]["state"] == "absent"
+    assert linux["user_unit_link"]["state"] == "absent"
+    user = linux["users"][0]
+    assert user["autostart_state"] == "absent" and user["session_worker"] == "stopped"
+    assert user["linger"] == "unmanaged"
+    assert p["record"] == {"mode": "service", "desktop_user": None, "linger": False,
+                           "auto_logon": False}
+
+
+def test_linux_service_without_any_user_touches_no_home():
+    linux = modes.plan("service", "Linux")["linux"]
+    assert linux["users"] == []
+
+
+def test_linux_desktop_plan():
+    p = modes.plan("desktop", "Linux", "artist", accounts=ARTIST)
+    linux = p["linux"]
+    assert linux["system_unit"] == {"name": "worker", "enabled": False, "state": "stopped"}
+    assert linux["system_dropin"]["state"] == "absent"
+    assert linux["user_unit"]["path"] == "/etc/systemd/user/qube-desktop-worker.service"
+    unit = linux["user_unit"]["content"]
+    assert "\nConditionUser=1000\n" in unit
+    assert "\nExecStart=/usr/local/pfx/qube/sbin/worker\n" in unit
+    assert "\nWantedBy=default.target\n" in unit
+    assert linux["user_unit_link"] == {
+        "path": "/etc/systemd/user/default.target.wants/qube-desktop-worker.service",
+        "src": "/etc/systemd/user/qube-desktop-worker.service", "state": "link"}
+    user = linux["users"][0]
+    assert user["autostart_path"] == "/home/artist/.config/autostart/qube-desktop-worker.desktop"
+    assert user["autostart_state"] == "present" and user["session_worker"] == "started"
+    assert user["linger"] == "unmanaged"
+    assert "[Desktop Entry]\nType=Application\n" in linux["autostart_content"]
+    assert p["job_flags_required"] == []
+
+
+def test_linux_unit_uses_name_when_uid_unknown():
+    unit = modes.plan("desktop", "Linux", "artist")["linux"]["user_unit"]["content"]
+    assert "\nConditionUser=artist\n" in unit
+
+
+def test_linger_only_when_asked_and_removed_only_when_we_set_it():
+    on = modes.plan("desktop", "Linux", "artist", linger=True, accounts=ARTIST)
+    assert on["linux"]["users"][0]["linger"] == "present"
+    assert on["record"]["linger"] is True
+    off = modes.plan("desktop", "Linux", "artist", accounts=ARTIST, previous=on["record"])
+    assert off["linux"]["users"][0]["linger"] == "absent"
+    back = modes.plan("service", "Linux", "artist", accounts=ARTIST, previous=on["record"])
+    assert back["linux"]["users"][0]["linger"] == "absent"
+    other = modes.plan("service", "Linux", "artist", accounts=ARTIST,
+                       previous={"mode": "desktop", "desktop_user": "bob", "linger": True})
+    assert other["linux"]["users"][0]["linger"] == "unmanaged"
+
+
+def test_previous_desktop_user_is_cleaned_up_after_a_user_change():
+    accounts = dict(ARTIST, **BOB)
+    previous = {"mode": "desktop", "desktop_user": "bob", "linger": False}
+    users = modes.plan("desktop", "Linux", "artist", accounts=accounts, previous=previous)["linux"]["users"]
+    assert [(u["user"], u["autostart_state"], u["session_worker"]) for u in users] == [
+        ("artist", "present", "started"), ("bob", "absent", "stopped")]
+
+
+def test_previous_user_that_no_longer_exists_is_reported_not_touched():
+    users = modes.plan("service", "Linux", previous={"desktop_user": "gone"})["linux"]["users"]
+    assert users == [{"user": "gone", "active": False, "exists": False, "linger": "unmanaged"}]
+
+
+def _fake_qbdir(tmp_path):
+    sbin = tmp_path / "qube" / "sbin"
+    sbin.mkdir(parents=True)
+    worker = sbin / "worker"
+    worker.write_text("#!/bin/sh\nexit 0\n")
+    worker.chmod(0o755)
+    return str(tmp_path / "qube")
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
+@pytest.mark.parametrize("mode", ["service", "desktop"])
+def test_rendered_units_pass_systemd_analyze(tmp_path, mode):
+    p = modes.plan(mode, "Linux", "artist", accounts=ARTIST, qbdir=_fake_qbdir(tmp_path))["linux"]
+    if mode == "desktop":
+        path = tmp_path / "qube-desktop-worker.service"
+        path.write_text(p["user_unit"]["content"])
+    else:
+        path = tmp_path / "worker.service"
+        path.write_text("[Service]\nExecStart=%s\n" % os.path.join(str(tmp_path), "qube", "sbin", "worker")
+                        + p["system_dropin"]["content"])
+    run = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+
+
+# --- macOS ---------------------------------------------------------------------------------
+
+def test_darwin_service_plan_renders_a_real_launchdaemon_plist():
+    p = modes.plan("service", "Darwin", "artist", accounts={"artist": {"home": "/Users/artist", "uid": 501}})
+    daemon = p["darwin"]["daemon"]
+    assert daemon["path"] == "/Library/LaunchDaemons/com.pipelinefx.worker.plist"
+    assert daemon["state"] == "present" and daemon["loaded"] is True
+    parsed = plistlib.loads(daemon["content"].encode())
+    assert parsed == {"Label": "com.pipelinefx.worker",
+                      "ProgramArguments": ["/Applications/pfx/qube/sbin/worker"],
+                      "RunAtLoad": True, "KeepAlive": True, "UserName": "root"}
+    assert daemon["content"].startswith('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist')
+    user = p["darwin"]["users"][0]
+    assert user["agent_state"] == "absent"
+
+
+def test_darwin_desktop_plan_renders_the_launchagent():
+    p = modes.plan("desktop", "Darwin", "artist", accounts={"artist": {"home": "/Users/artist", "uid": 501}})
+    assert p["darwin"]["daemon"]["state"] == "absent"
+    user = p["darwin"]["users"][0]
+    assert user["agent_path"] == "/Users/artist/Library/LaunchAgents/com.pipelinefx.DesktopWorker.plist"
+    assert user["agent_state"] == "present"
+    assert user["gui_domain"] == "gui/501"
+    agent = plistlib.loads(p["darwin"]["agent"]["content"].encode())
+    assert agent["Label"] == "com.pipelinefx.DesktopWorker"
+    assert agent["LimitLoadToSessionType"] == "Aqua"
+    assert agent["ProgramArguments"] == ["/Applications/pfx/qube/sbin/worker"]
+
+
+def test_plist_rendering_is_deterministic():
+    one = modes.plan("desktop", "Darwin", "a", accounts={"a": {"home": "/Users/a", "uid": 1}})
+    two = modes.plan("desktop", "Darwin", "a", accounts={"a": {"home": "/Users/a", "uid": 1}})
+    assert one["darwin"]["agent"]["content"] == two["darwin"]["agent"]["content"]
+
+
+# --- Windows -------------------------------------------------------------------------------
+
+WIN_ARTIST = {"artist": {"home": "C:\\Users\\artist"}}
+
+
+def test_windows_service_plan():
+    p = modes.plan("service", "Win32NT", "artist", accounts=WIN_ARTIST)
+    win = p["windows"]
+    assert win["service"] == {"name": "qubeworker", "start_mode": "auto", "state": "started"}
+    assert win["users"][0]["shortcut_state"] == "absent"
+    assert win["auto_logon"] == "unmanaged"
+    assert p["job_flags_required"] == []
+
+
+def test_windows_desktop_plan():
+    p = modes.plan("desktop", "Windows", "artist", accounts=WIN_ARTIST, auto_logon=True)
+    win = p["windows"]
+    assert win["service"] == {"name": "qubeworker", "start_mode": "disabled", "state": "stopped"}
+    assert win["users"][0]["shortcut_path"] == (
+        "C:\\Users\\artist\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup"
+        "\\DesktopWorker.lnk")
+    assert win["shortcut"]["src"] == "C:\\Program Files\\pfx\\qube\\sbin\\worker.exe"
+    assert win["auto_logon"] == "present"
+    assert p["job_flags_required"] == ["disable_windows_job_object"]
+    back = modes.plan("service", "Windows", "artist", accounts=WIN_ARTIST, previous=p["record"])
+    assert back["windows"]["auto_logon"] == "absent"
+
+
+# --- errors, install, filters ----------------------------------------------------------------
+
+def test_plan_refuses_what_validate_reports():
+    with pytest.raises(ValueError):
+        modes.plan("desk", "Linux")
+    with pytest.raises(ValueError):
+        modes.plan("desktop", "Linux", "")
+    with pytest.raises(AnsibleFilterError, match="qube_mode_plan: no plan for mode 'x'"):
+        mode_filters.qube_mode_plan("x", "Linux")
+
+
+@pytest.mark.parametrize("path,name", [
+    ("/srv/qube-standin_8.0.0~standin1_all.deb", "qube-standin"),
+    ("files/qube-core-8.0-0.CENTOS_8.2.x86_64.rpm", "qube-core"),
+    ("C:\\pkgs\\qube-worker-8.0-0-WIN32-6.3-x64.msi", "qube-worker-8.0-0-WIN32-6.3-x64"),
+])
+def test_package_name(path, name):
+    assert modes.package_name(path) == name
+
+
+def test_install_needed():
+    installed = {"qube-standin": [{"version": "8.0.0~standin1"}]}
+    assert modes.install_needed(None, installed) is True
+    assert modes.install_needed("8.0.0~standin1", installed,
+                                package_files=["/x/qube-standin_8.0.0~standin1_all.deb"]) is False
+    assert modes.install_needed("8.0.1", installed, packages=["qube-standin"]) is True
+    assert modes.install_needed("8.0.0~standin1", {}, packages=["qube-worker"]) is True
+
+
+def test_accounts_filter_reads_getent():
+    getent = {"artist": ["x", "1000", "1000", "Artist,,,", "/home/artist", "/bin/bash"]}
+    assert mode_filters.qube_mode_accounts(getent) == {"artist": {"uid": 1000, "home": "/home/artist"}}
+    assert mode_filters.qube_mode_accounts(None) == {}
+
+
+def test_filters_are_registered():
+    names = set(mode_filters.FilterModule().filters())
+    assert names == {"qube_mode_plan", "qube_mode_errors", "qube_mode_install_needed",
+                     "qube_mode_accounts"}
