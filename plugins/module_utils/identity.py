@@ -380,8 +380,8 @@ def validate_via_qube(result, qbsub, qbout, worker_name, expected_user, submit_a
         if "submitted job:" in line:
             job_id = line.rsplit(":", 1)[1].strip()
     if sub.returncode != 0 or not job_id:
-        return add(False, "qbsub rc=%s: %s" % (sub.returncode, (text + sub.stderr.decode("utf-8", "replace"))
-                                                .strip()[:EXCERPT_CHARS]))
+        detail = (text + sub.stderr.decode("utf-8", "replace")).strip()[:EXCERPT_CHARS]
+        return add(False, "qbsub rc=%s: %s" % (sub.returncode, detail))
     try:
         out = subprocess.run([qbout, job_id], stdin=subprocess.DEVNULL, capture_output=True,
                              timeout=timeout, check=False)

@@ -265,7 +265,6 @@ def win32_error(number, who, detail=""):
     return {"code": code, "message": message + (": " + detail if detail else ""), "fix": fix}
 
 
-
 class WinRMSession:
     """One encrypted WinRM connection and one WinRS shell, reused for every step."""
 

@@ -21,7 +21,7 @@ description:
     took and fails, so the host is left as it was and no render is killed.
   - With O(state=released), unlocks the worker with C(qbunlock) unless O(was_locked=true).
 author:
-  - renderfarm.qube contributors
+  - renderfarm.qube maintainers (@renderfarm-qube)
 options:
   worker:
     description: Worker name as the supervisor knows it (the short host name).
@@ -60,6 +60,8 @@ options:
       - Treat a worker the supervisor does not know yet (a fresh install) as drained.
     type: bool
     default: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

@@ -199,6 +199,8 @@ options:
     description: Validate the WinRM server certificate with O(winrm_scheme=https).
     type: bool
     default: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -287,7 +289,7 @@ validation:
   contains:
     ok: {description: All checks passed., type: bool, returned: always}
     via: {description: V(direct) (forked child) or V(qube)., type: str, returned: always}
-    platform: {description: C(linux), C(darwin) or C(windows)., type: str, returned: always}
+    platform: {description: "C(linux), C(darwin) or C(windows).", type: str, returned: always}
     identity: {description: "C(user), C(uid), C(gid), C(groups) (names), C(home).", type: dict, returned: always}
     checks: {description: "List of C(name), C(ok), C(detail).", type: list, elements: dict, returned: always}
     duration_s: {description: Seconds the job took., type: float, returned: always}

@@ -17,7 +17,7 @@ description:
     the keys inventory manages with what the worker really uses.
   - Encrypted values (C(proxy_password)) are checked for presence only and never returned.
 author:
-  - renderfarm.qube contributors
+  - renderfarm.qube maintainers (@renderfarm-qube)
 options:
   workers:
     description: Worker name (as the supervisor knows it) to the settings expected on it.
@@ -27,6 +27,8 @@ options:
     description: Directory of C(qbadmin).
     type: path
     default: /usr/local/pfx/qube/sbin
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

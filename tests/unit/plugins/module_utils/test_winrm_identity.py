@@ -67,8 +67,8 @@ def test_good_logon_registers_locally_and_validates(worker):
     v = result["validation"]
     assert v["ok"] and v["via"] == "direct" and v["platform"] == "windows"
     assert v["identity"]["user"] == "WINWORKER01\\qubeproxy" and v["identity"]["sid"].startswith("S-1-5-21-")
-    assert [c["name"] for c in v["checks"]] == ["logon"] + ["path:%s:%s\\shots" % (op, SHARE)
-                                                         for op in ("read", "write", "delete")]
+    expected = ["logon"] + ["path:%s:%s\\shots" % (op, SHARE) for op in ("read", "write", "delete")]
+    assert [c["name"] for c in v["checks"]] == expected
     conf = host.files["c:\\programdata\\pfx\\qube\\qb.conf"]
     assert "qb_supervisor = qube-sup01" in conf and "proxy_password = " in conf
     assert host.acls["c:\\programdata\\pfx\\qube\\qb.conf"] == ["NT AUTHORITY\\SYSTEM", "BUILTIN\\Administrators"]
