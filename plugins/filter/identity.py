@@ -39,10 +39,11 @@ def identity_plan(hostvars, name):
     else:
         validate_as = account
 
+    # A proxy_password placed local is registered by this host; a central one by the supervisor.
     register = "none"
     if windows and mode == "service" and exec_mode == "proxy" and hostvars.get("qube_proxy_password"):
-        placement = settings.placement_of(hostvars, "proxy_password")
-        register = "local" if placement == "local" else "none"
+        placed = settings.host_settings(name, hostvars)
+        register = "local" if "proxy_password" in placed["local"] else "none"
 
     salt = hashlib.sha256(("%s:%s" % (name, account)).encode("utf-8")).hexdigest()[:16]
     return {
