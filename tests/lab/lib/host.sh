@@ -21,7 +21,16 @@ host_pid() {
 }
 
 # Rewrite the shared hosts file in place (same inode), so running hosts see new entries.
+# Serialised with flock: molecule and a demo lab may create hosts at the same time.
 write_hosts_file() {
+    local lock_fd
+    exec {lock_fd}>"$QLAB_DIR/.hosts.lock"
+    flock "$lock_fd"
+    write_hosts_file_locked
+    exec {lock_fd}>&-
+}
+
+write_hosts_file_locked() {
     local name octet layer content
     content=$(printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\tcontroller\n' "$QLAB_CONTROLLER_IP")
     for name in $(host_names); do
@@ -126,12 +135,12 @@ host_wait_ready() {
 
 # start NAME...: boot all in parallel, then wait for each; fails if any is not running.
 hosts_start() {
-    local name rc=0
-    local -a pids=()
+    local name pid rc=0
+    local -a waiters=()
     net_up
     for name in "$@"; do host_launch "$name"; done
-    for name in "$@"; do host_wait_ready "$name" & pids+=("$!"); done
-    for name in "${pids[@]}"; do wait "$name" || rc=1; done
+    for name in "$@"; do host_wait_ready "$name" & waiters+=("$!"); done
+    for pid in "${waiters[@]}"; do wait "$pid" || rc=1; done
     (( rc == 0 )) || die "some hosts did not come up cleanly"
     log "running: $*"
 }
@@ -186,6 +195,6 @@ hosts_status() {
         state=stopped
         if [[ -n $pid ]]; then state=$(qssh "$name" systemctl is-system-running 2>/dev/null || true); fi
         printf '%-12s %-14s %-7s %-8s %s\n' "$name" "$(host_ip "$name")" "$(host_meta "$name" layer)" \
-            "$(( $(host_memory_kib "$name") / 1024 ))" "${state:-unreachable}"
+            "$(( $(host_memory_kib "$name" "$pid") / 1024 ))" "${state:-unreachable}"
     done
 }

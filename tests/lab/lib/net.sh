@@ -40,11 +40,14 @@ host_cgroups() {
         "$(own_memory_cgroup)/qlab-$name"
 }
 
-# Memory charged to a host's memory cgroup, in KiB (0 if it has none).
+# Memory charged to a host's memory cgroup in KiB (0 if unknown). The cgroup is read from the
+# nspawn process, so hosts started from another session's memory cgroup are measured too.
 host_memory_kib() {
-    local f
-    f="$(own_memory_cgroup)/qlab-$1/memory.usage_in_bytes"
-    if [[ -r $f ]]; then echo $(( $(cat "$f") / 1024 )); else echo 0; fi
+    local pid=$2 rel f
+    [[ -n $pid ]] || { echo 0; return 0; }
+    rel=$(sed -n 's/^[0-9]*:memory://p' "/proc/$pid/cgroup" 2>/dev/null || true)
+    f=/sys/fs/cgroup/memory$rel/memory.usage_in_bytes
+    if [[ -n $rel && -r $f ]]; then echo $(( $(cat "$f") / 1024 )); else echo 0; fi
 }
 
 remove_host_cgroups() {
