@@ -7,6 +7,7 @@
 * ``qube_mode_errors``: every problem with a host's mode settings (``modes.validate``).
 * ``qube_mode_install_needed``: whether the worker packages must be installed.
 * ``qube_mode_accounts``: ``{user: {home, uid}}`` from an ``ansible.builtin.getent`` result.
+* ``qube_mode_dscl_accounts``: the same from looped macOS ``dscl`` reads.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,14 +35,17 @@ def qube_mode_plan(mode, os_family, desktop_user=None, linger=False, accounts=No
 
 
 def qube_mode_errors(host, mode, os_family, desktop_user=None, user_exists=None,
-                     proxy_execution_mode=None, auto_logon=False, auto_logon_password_set=False,
-                     auto_logon_password_vaulted=False):
+                     home_exists=None, proxy_execution_mode=None, auto_logon=False,
+                     auto_logon_password_set=False, auto_logon_password_vaulted=False,
+                     install=False, package_files=None):
     """``{{ inventory_hostname | renderfarm.qube.qube_mode_errors(qube_worker_mode, ...) }}``."""
     return modes.validate(host, mode, os_family, desktop_user=desktop_user,
-                          user_exists=user_exists, proxy_execution_mode=proxy_execution_mode,
+                          user_exists=user_exists, home_exists=home_exists,
+                          proxy_execution_mode=proxy_execution_mode,
                           auto_logon=bool(auto_logon),
                           auto_logon_password_set=bool(auto_logon_password_set),
-                          auto_logon_password_vaulted=bool(auto_logon_password_vaulted))
+                          auto_logon_password_vaulted=bool(auto_logon_password_vaulted),
+                          install=bool(install), package_files=list(package_files or []))
 
 
 def qube_mode_install_needed(version, installed, packages=None, package_files=None):
@@ -50,14 +54,25 @@ def qube_mode_install_needed(version, installed, packages=None, package_files=No
 
 
 def qube_mode_accounts(getent_passwd):
-    """Turn ``ansible_facts['getent_passwd']`` into ``{user: {"home": ..., "uid": int}}``.
+    """Turn ``ansible_facts['getent_passwd']`` into ``{user: {"home": ..., "uid": int, "gid": int}}``.
 
     getent's fields after the name are: password, uid, gid, gecos, home, shell.
     """
     accounts = {}
     for name, fields in (getent_passwd or {}).items():
         if fields and len(fields) >= 5:
-            accounts[name] = {"uid": int(fields[1]), "home": fields[4]}
+            accounts[name] = {"uid": int(fields[1]), "gid": int(fields[2]), "home": fields[4]}
+    return accounts
+
+
+def qube_mode_dscl_accounts(results):
+    """``{user: {"home", "uid"}}`` from a looped ``dscl /Search -read /Users/<user>`` register."""
+    accounts = {}
+    for result in results or []:
+        if result.get("rc") == 0:
+            account = modes.parse_dscl(result.get("stdout", ""))
+            if account:
+                accounts[result["item"]] = account
     return accounts
 
 
@@ -70,4 +85,5 @@ class FilterModule(object):
             "qube_mode_errors": qube_mode_errors,
             "qube_mode_install_needed": qube_mode_install_needed,
             "qube_mode_accounts": qube_mode_accounts,
+            "qube_mode_dscl_accounts": qube_mode_dscl_accounts,
         }

@@ -65,14 +65,17 @@ def worker_binary(system, qbdir=None):
     return posixpath.join(qbdir, "sbin", "worker")
 
 
-def validate(host, mode, os_family, desktop_user=None, user_exists=None,
+PACKAGE_TYPES = {"Linux": (".deb", ".rpm"), "Darwin": (".pkg",), "Windows": (".msi",)}
+
+
+def validate(host, mode, os_family, desktop_user=None, user_exists=None, home_exists=None,
              proxy_execution_mode=None, auto_logon=False, auto_logon_password_set=False,
-             auto_logon_password_vaulted=False):
+             auto_logon_password_vaulted=False, install=False, package_files=()):
     """Return every problem with one host's mode settings, each naming variable and host.
 
-    ``user_exists`` is the result of the role's read-only lookup of ``desktop_user`` (None when
-    it was not looked up). The auto-logon password itself is never passed in, only whether it is
-    set and whether it came from Ansible Vault.
+    ``user_exists``/``home_exists`` are the results of the role's read-only lookup of
+    ``desktop_user`` (None when it was not looked up). The auto-logon password itself is never
+    passed in, only whether it is set and whether it came from Ansible Vault.
     """
     errors = []
     system = normalize_system(os_family)
@@ -90,6 +93,10 @@ def validate(host, mode, os_family, desktop_user=None, user_exists=None,
             errors.append("host %s: qube_desktop_user %r does not exist on the host; create the "
                           "account (or join the directory that has it) before switching to "
                           "desktop mode." % (host, desktop_user))
+        elif home_exists is False:
+            errors.append("host %s: qube_desktop_user %r has no home folder or profile on the host "
+                          "yet; log in once as that user so the login items have a place to go."
+                          % (host, desktop_user))
         if system == "Windows" and proxy_execution_mode == "user":
             errors.append(
                 "host %s: qube_proxy_execution_mode is 'user' with qube_worker_mode 'desktop'. A "
@@ -108,7 +115,23 @@ def validate(host, mode, os_family, desktop_user=None, user_exists=None,
         elif not auto_logon_password_vaulted:
             errors.append("host %s: qube_windows_auto_logon_password must come from Ansible Vault "
                           "(an inline !vault value or a vault-encrypted vars file)." % host)
+    errors.extend(_validate_install(host, system, install, package_files))
     return errors
+
+
+def _validate_install(host, system, install, package_files):
+    if not install or system is None:
+        return []
+    if not package_files and system != "Linux":
+        return ["host %s: qube_worker_install is true but qube_worker_package_files is empty; "
+                "%s has no Qube! package repository, so list the %s files (or set "
+                "qube_worker_install: false)." % (host, system, "/".join(PACKAGE_TYPES[system]))]
+    wrong = [f for f in package_files or () if not str(f).lower().endswith(PACKAGE_TYPES[system])]
+    if wrong:
+        return ["host %s: qube_worker_package_files has %s, not a %s package: %s"
+                % (host, "files" if len(wrong) > 1 else "a file",
+                   "/".join(PACKAGE_TYPES[system]), ", ".join(wrong))]
+    return []
 
 
 def _linux_unit(binary, desktop_user, uid):
@@ -195,7 +218,7 @@ def _linux(mode, desktop_user, linger, accounts, previous, qbdir, names):
         if account:
             home = account["home"]
             entry.update({
-                "uid": account.get("uid"), "home": home,
+                "uid": account.get("uid"), "gid": account.get("gid"), "home": home,
                 "autostart_dir": posixpath.join(home, ".config", "autostart"),
                 "autostart_path": posixpath.join(home, ".config", "autostart", AUTOSTART_NAME),
                 "autostart_state": "present" if active else "absent",
@@ -238,7 +261,7 @@ def _darwin(mode, desktop_user, accounts, previous, qbdir, names):
             agents = posixpath.join(account["home"], "Library", "LaunchAgents")
             uid = account.get("uid")
             entry.update({
-                "uid": uid, "home": account["home"], "agent_dir": agents,
+                "uid": uid, "gid": account.get("gid"), "home": account["home"], "agent_dir": agents,
                 "agent_path": posixpath.join(agents, agent_label + ".plist"),
                 "agent_state": "present" if active else "absent",
                 "gui_domain": "gui/%s" % uid if uid is not None else None,
@@ -318,6 +341,22 @@ def plan(mode, os_family, desktop_user=None, linger=False, accounts=None, previo
     else:
         result["windows"] = _windows(mode, desktop_user, auto_logon, accounts, previous, qbdir, names)
     return result
+
+
+def parse_dscl(text):
+    """``{uid, gid, home}`` from ``dscl -read /Users/x UniqueID PrimaryGroupID NFSHomeDirectory``.
+
+    Returns None when a field is missing or not numeric.
+    """
+    fields = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key in ("UniqueID", "PrimaryGroupID", "NFSHomeDirectory") and value.strip():
+            fields[key] = value.strip()
+    if len(fields) != 3 or not (fields["UniqueID"].isdigit() and fields["PrimaryGroupID"].isdigit()):
+        return None
+    return {"uid": int(fields["UniqueID"]), "gid": int(fields["PrimaryGroupID"]),
+            "home": fields["NFSHomeDirectory"]}
 
 
 def install_needed(version, installed, packages=None, package_files=None):

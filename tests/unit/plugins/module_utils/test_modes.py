@@ -14,7 +14,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.renderfarm.qube.plugins.filter import modes as mode_filters
 from ansible_collections.renderfarm.qube.plugins.module_utils import modes
 
-ARTIST = {"artist": {"home": "/home/artist", "uid": 1000}}
+ARTIST = {"artist": {"home": "/home/artist", "uid": 1000, "gid": 1000}}
 BOB = {"bob": {"home": "/home/bob", "uid": 1001}}
 
 
@@ -285,11 +285,38 @@ def test_install_needed():
 
 def test_accounts_filter_reads_getent():
     getent = {"artist": ["x", "1000", "1000", "Artist,,,", "/home/artist", "/bin/bash"]}
-    assert mode_filters.qube_mode_accounts(getent) == {"artist": {"uid": 1000, "home": "/home/artist"}}
+    assert mode_filters.qube_mode_accounts(getent) == {"artist": {"uid": 1000, "gid": 1000, "home": "/home/artist"}}
     assert mode_filters.qube_mode_accounts(None) == {}
 
 
 def test_filters_are_registered():
     names = set(mode_filters.FilterModule().filters())
     assert names == {"qube_mode_plan", "qube_mode_errors", "qube_mode_install_needed",
-                     "qube_mode_accounts"}
+                     "qube_mode_accounts", "qube_mode_dscl_accounts"}
+
+
+def test_dscl_accounts_filter():
+    results = [
+        {"item": "artist", "rc": 0, "stdout": "NFSHomeDirectory: /Users/artist\nPrimaryGroupID: 20\nUniqueID: 501"},
+        {"item": "ghost", "rc": 56, "stdout": ""},
+        {"item": "odd", "rc": 0, "stdout": "UniqueID: x\nPrimaryGroupID: 20\nNFSHomeDirectory: /Users/odd"},
+    ]
+    assert mode_filters.qube_mode_dscl_accounts(results) == {"artist": {"uid": 501, "gid": 20, "home": "/Users/artist"}}
+
+
+def test_desktop_user_without_home():
+    errors = modes.validate("w04", "desktop", "Windows", "artist", user_exists=True, home_exists=False)
+    assert errors == ["host w04: qube_desktop_user 'artist' has no home folder or profile on the "
+                      "host yet; log in once as that user so the login items have a place to go."]
+
+
+def test_install_needs_package_files_off_linux_and_the_right_type():
+    assert modes.validate("m1", "service", "Darwin", install=True) == [
+        "host m1: qube_worker_install is true but qube_worker_package_files is empty; Darwin has "
+        "no Qube! package repository, so list the .pkg files (or set qube_worker_install: false)."]
+    assert modes.validate("w1", "service", "Linux", install=True) == []
+    assert modes.validate("w1", "service", "Linux", install=True,
+                          package_files=["a/qube.deb", "b/qube.msi"]) == [
+        "host w1: qube_worker_package_files has a file, not a .deb/.rpm package: b/qube.msi"]
+    assert modes.validate("win", "service", "Windows", install=True,
+                          package_files=["C:\\x\\qube-core.MSI"]) == []
