@@ -10,6 +10,11 @@ net_up() {
     ip -n "$QLAB_NS" addr replace "$QLAB_CONTROLLER_IP/24" dev "$QLAB_BR"
     ip -n "$QLAB_NS" link set "$QLAB_BR" up
     in_ns sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
+    # The controller (lab.sh exec = ip netns exec) resolves lab names through the lab's hosts
+    # file: ip netns exec bind-mounts /etc/netns/<ns>/hosts over /etc/hosts for its command.
+    install -d "$QLAB_DIR" "/etc/netns/$QLAB_NS"
+    [[ -s $QLAB_DIR/hosts ]] || printf '127.0.0.1\tlocalhost\n' > "$QLAB_DIR/hosts"
+    ln -sfn "$QLAB_DIR/hosts" "/etc/netns/$QLAB_NS/hosts"
     # /run is not a tmpfs on this VM; nspawn wants one for its propagation directory.
     install -d "$QLAB_NSPAWN_TMPFS"
     mountpoint -q "$QLAB_NSPAWN_TMPFS" ||
@@ -19,6 +24,7 @@ net_up() {
 # Remove the namespace (and with it the bridge), the tmpfs and the cgroup directories.
 net_down() {
     if [[ -e /run/netns/$QLAB_NS ]]; then ip netns delete "$QLAB_NS"; fi
+    rm -rf "/etc/netns/${QLAB_NS:?}"
     if mountpoint -q "$QLAB_NSPAWN_TMPFS"; then umount "$QLAB_NSPAWN_TMPFS"; fi
     local d
     for d in "/sys/fs/cgroup/systemd/$QLAB_CG_NAME" "/sys/fs/cgroup/unified/$QLAB_CG_NAME"; do
