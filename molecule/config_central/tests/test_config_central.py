@@ -1,0 +1,123 @@
+"""qbwrk.conf on the supervisor and qb.conf on the workers equal what inventory says."""
+import pathlib
+import re
+
+import pytest
+
+from conftest import SUPERVISOR, lab_host
+
+QBWRK = "/etc/qbwrk.conf"
+SBIN = "/usr/local/pfx/qube/sbin"
+PREPARED_QB_CONF = pathlib.Path(__file__).parent.parent / "files" / "render03_qb.conf"
+
+# What molecule.yml's inventory says each worker's effective configuration is.
+EXPECTED = {
+    "render01": {"worker_cpus": "4", "worker_groups": "gpu,render"},
+    "render02": {"worker_cpus": "4", "worker_groups": "gpu,render", "worker_cluster": "/studio/lighting"},
+    "render03": {"worker_cpus": "8", "worker_groups": "gpu,render", "worker_description": "big node"},
+}
+
+
+def sections(text):
+    """Section name -> (inherited templates, its `key = value` lines); comments dropped.
+
+    A header is `[name]` or `[name] : template ...` (qbwrk.conf inheritance).
+    """
+    out, current = {}, None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = re.fullmatch(r"\[(.+?)\](?:\s*:\s*(.+))?", stripped)
+        if match:
+            current = match.group(1)
+            out[current] = ((match.group(2) or "").split(), [])
+        elif current is not None:
+            out[current][1].append(stripped)
+    return out
+
+
+def effective_config(supervisor, name):
+    """`qbadmin worker --configuration NAME` on the supervisor, as key -> value."""
+    text = supervisor.check_output(f"{SBIN}/qbadmin worker --configuration {name}")
+    config = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            config[key.strip()] = value.strip().strip('"')
+    return config
+
+
+def test_qbwrk_conf_exists_with_mode_0600(supervisor):
+    conf = supervisor.file(QBWRK)
+    assert conf.exists and conf.is_file
+    assert conf.mode == 0o600
+    assert conf.user == "root"
+
+
+def test_qbwrk_conf_is_accepted_by_qbconfigfile(supervisor):
+    result = supervisor.run(f"{SBIN}/qbconfigfile {QBWRK}")
+    assert result.rc == 0, result.stderr
+
+
+def test_qbwrk_conf_has_template_range_and_exception(supervisor):
+    text = supervisor.file(QBWRK).content_string
+    found = sections(text)
+    assert "gpu" in found, text
+    assert "worker_groups = gpu,render" in [line.replace('"', "") for line in found["gpu"][1]], text
+    assert "render[01-02]" in found, text
+    assert found["render[01-02]"][0] == ["gpu"], text
+    assert "worker_cpus = 4" in found["render[01-02]"][1], text
+    assert not any(name in ("render01", "render02") for name in found), "render01/02 must be a range"
+    assert found["render03"][0] == ["gpu"], text
+    render03 = " ".join(found["render03"][1])
+    assert "worker_cpus = 8" in render03
+    assert "big node" in render03
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_effective_config_equals_inventory(supervisor, name):
+    config = effective_config(supervisor, name)
+    for key, value in EXPECTED[name].items():
+        assert config.get(key) == value, f"{name}: {key} = {config.get(key)!r}, expected {value!r}"
+
+
+def test_local_qb_conf_names_the_supervisor(worker):
+    name, host = worker
+    lines = [line.strip() for line in host.file("/etc/qb.conf").content_string.splitlines()]
+    assert f"qb_supervisor = {SUPERVISOR}" in lines, f"{name}: {lines}"
+
+
+def test_central_keys_are_not_in_local_qb_conf(worker):
+    name, host = worker
+    text = host.file("/etc/qb.conf").content_string
+    for key in ("worker_cpus", "worker_groups", "worker_description"):
+        assert not re.search(rf"^\s*{key}\s*=", text, re.M), f"{name}: {key} must be central only"
+
+
+def test_render03_keeps_every_unmanaged_line_byte_for_byte():
+    current = lab_host("render03").file("/etc/qb.conf").content_string.splitlines(keepends=True)
+    for line in PREPARED_QB_CONF.read_text().splitlines(keepends=True):
+        assert line in current, f"lost or altered line: {line!r}"
+    prepared = PREPARED_QB_CONF.read_text().splitlines(keepends=True)
+    kept = [line for line in current if line in prepared]
+    assert kept == prepared, "unmanaged lines changed order"
+
+
+def test_render03_has_a_backup_of_the_prepared_qb_conf():
+    host = lab_host("render03")
+    backups = host.check_output("ls -1 /etc/ | grep -E '^qb\\.conf\\..+~$' || true").split()
+    assert backups, "no backup of /etc/qb.conf"
+    prepared = PREPARED_QB_CONF.read_text()
+    assert any(host.file(f"/etc/{b}").content_string == prepared for b in backups)
+
+
+def test_local_placed_key_is_local_not_central(supervisor):
+    local = lab_host("render02").file("/etc/qb.conf").content_string
+    assert re.search(r"^worker_cluster = /studio/lighting$", local, re.M), local
+    assert "worker_cluster" not in supervisor.file(QBWRK).content_string
+
+
+def test_qbwrk_conf_carries_no_local_placed_or_bootstrap_key(supervisor):
+    text = supervisor.file(QBWRK).content_string
+    assert "qb_supervisor" not in text
