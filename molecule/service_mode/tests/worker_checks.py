@@ -1,0 +1,1 @@
+../../mode_flip/tests/worker_checks.py
