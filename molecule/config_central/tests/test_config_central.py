@@ -121,3 +121,11 @@ def test_local_placed_key_is_local_not_central(supervisor):
 def test_qbwrk_conf_carries_no_local_placed_or_bootstrap_key(supervisor):
     text = supervisor.file(QBWRK).content_string
     assert "qb_supervisor" not in text
+
+
+def test_worker_service_runs_with_the_new_qb_conf(worker):
+    name, host = worker
+    service = host.service("worker")
+    assert service.is_running and service.is_enabled, name
+    conf = host.file("/etc/qb.conf")
+    assert conf.mode == 0o644 and conf.user == "root", name
