@@ -112,7 +112,9 @@ from ansible_collections.renderfarm.qube.plugins.module_utils.drain import next_
 
 
 def _host_state(module, bin_dir, worker):
-    cmd = [os.path.join(bin_dir, "qbhosts"), worker, "--xml"]
+    # All hosts, not just this one: qbhosts exits non-zero for a name it does not know, and a
+    # worker that never registered yet is "nothing to drain" (missing_ok), not an error.
+    cmd = [os.path.join(bin_dir, "qbhosts"), "--xml"]
     rc, out, err = module.run_command(cmd)
     if rc != 0:
         module.fail_json(msg="qbhosts could not report worker %s: %s" % (worker, (err or out).strip()))
