@@ -1,6 +1,6 @@
 """Desktop User mode: no worker until the desktop user logs in; it runs as that user; logout ends it."""
-from worker_checks import (DESKTOP_USER, assert_desktop_mode_idle, job_command, ssh_login,
-                           wait_for_owners, worker_only, worker_owners)
+from worker_checks import (DESKTOP_USER, WAIT_FOR_SESSION_WORKER, assert_desktop_mode_idle,
+                           job_command, ssh_login, wait_for_owners, worker_only, worker_owners)
 
 
 def test_nothing_runs_before_login(host):
@@ -20,7 +20,7 @@ def test_other_users_do_not_start_the_worker(host):
 def test_login_starts_the_worker_and_jobs_run_as_the_user(host):
     worker_only(host)
     name = host.check_output("hostname")
-    script = ("systemctl --user is-active qube-desktop-worker.service; "
+    script = (WAIT_FOR_SESSION_WORKER + "systemctl --user is-active qube-desktop-worker.service; "
               "ps -o user= -C worker; " + job_command(name, "id -un"))
     login = ssh_login(host, DESKTOP_USER, script)
     assert login.returncode == 0, login.stderr

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from worker_checks import (DESKTOP_USER, assert_desktop_mode_idle, assert_service_mode,
-                           job_command, run_converge, ssh_login, wait_for_owners, worker_only)
+from worker_checks import (DESKTOP_USER, WAIT_FOR_SESSION_WORKER, assert_desktop_mode_idle,
+                           assert_service_mode, job_command, run_converge, ssh_login, wait_for_owners, worker_only)
 
 CONVERGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "converge.yml")
 
@@ -41,7 +41,7 @@ def test_2_flip_to_desktop(host, flips):
     _flip("desktop")
     assert_desktop_mode_idle(host)
     name = host.check_output("hostname")
-    login = ssh_login(host, DESKTOP_USER, "ps -o user= -C worker; " + job_command(name, "id -un"))
+    login = ssh_login(host, DESKTOP_USER, WAIT_FOR_SESSION_WORKER + "ps -o user= -C worker; " + job_command(name, "id -un"))
     assert login.returncode == 0, login.stderr
     assert login.stdout.split()[0] == DESKTOP_USER and login.stdout.split()[-1] == DESKTOP_USER
     assert wait_for_owners(host, [], timeout=30) == []

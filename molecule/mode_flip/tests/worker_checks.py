@@ -55,6 +55,11 @@ def ssh_login(host, user, command, timeout=120):
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+WAIT_FOR_SESSION_WORKER = (
+    "for i in $(seq 40); do systemctl --user -q is-active qube-desktop-worker.service && break; "
+    "sleep 0.25; done; ")
+
+
 def job_command(worker_name, command):
     """Shell text that submits ``command`` pinned to the worker, waits, and prints its stdout."""
     return ("set -e; out=$(%(bin)s/qbsub --hosts %(w)s --waiton %(cmd)s); "
@@ -81,8 +86,10 @@ def run_converge(playbook, extra_vars, limit=None):
         argv += ["-e", "%s=%s" % (key, value)]
     if limit:
         argv += ["--limit", limit]
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
-    changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", run.stdout))
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, env=env)
+    recap = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout)
+    changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", recap))
     return run.returncode, changed, run.stdout + run.stderr
 
 
