@@ -114,7 +114,8 @@ def validate(host, mode, os_family, desktop_user=None, user_exists=None, home_ex
                           "qube_windows_auto_logon_password is not set." % host)
         elif not auto_logon_password_vaulted:
             errors.append("host %s: qube_windows_auto_logon_password must come from Ansible Vault "
-                          "(an inline !vault value or a vault-encrypted vars file)." % host)
+                          "(an inline !vault value made with ansible-vault encrypt_string; values from "
+                          "vault-encrypted files cannot be told apart from plain text)." % host)
     errors.extend(_validate_install(host, system, install, package_files))
     return errors
 

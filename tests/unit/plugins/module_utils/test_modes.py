@@ -70,7 +70,8 @@ def test_auto_logon_needs_password_then_vault():
                        "qube_windows_auto_logon_password is not set."]
     plain = modes.validate("win1", "desktop", "Windows", auto_logon_password_set=True, **base)
     assert plain == ["host win1: qube_windows_auto_logon_password must come from Ansible Vault "
-                     "(an inline !vault value or a vault-encrypted vars file)."]
+                     "(an inline !vault value made with ansible-vault encrypt_string; values from "
+                     "vault-encrypted files cannot be told apart from plain text)."]
     assert modes.validate("win1", "desktop", "Windows", auto_logon_password_set=True,
                           auto_logon_password_vaulted=True, **base) == []
 
