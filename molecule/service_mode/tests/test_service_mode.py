@@ -2,7 +2,9 @@
 import os
 import subprocess
 
-from worker_checks import REPO, assert_service_mode, job_user, worker_only
+from worker_checks import DROPIN, REPO, assert_service_mode, job_user, run_converge, worker_only
+
+CONVERGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "converge.yml")
 
 
 def test_worker_runs_as_root_with_no_desktop_trace(host):
@@ -34,3 +36,19 @@ def test_worker_is_back_after_a_reboot(host):
     assert host.check_output("cat /proc/sys/kernel/random/boot_id") != before
     assert_service_mode(host)
     assert job_user(host, name) == "qubeproxy"
+
+
+def test_repaired_definition_restarts_the_worker_through_the_drain_handler(host):
+    """A changed drop-in is put back and the running worker restarted (drained) once, not twice."""
+    worker_only(host)
+    pid_before = host.check_output("systemctl show -p MainPID --value worker")
+    host.run("echo '# local edit' >> %s" % DROPIN)
+    rc, changed, out = run_converge(CONVERGE, {})
+    assert rc == 0, out[-3000:]
+    assert "Worker restart | Drain the worker" in out and "Restart the worker service" in out
+    assert "# local edit" not in host.file(DROPIN).content_string
+    assert host.check_output("systemctl show -p MainPID --value worker") != pid_before
+    assert_service_mode(host)
+    rc, changed, out = run_converge(CONVERGE, {})
+    assert rc == 0 and changed == 0, out[-3000:]
+    assert "RUNNING HANDLER" not in out

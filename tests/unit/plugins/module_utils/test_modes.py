@@ -321,3 +321,12 @@ def test_install_needs_package_files_off_linux_and_the_right_type():
         "host w1: qube_worker_package_files has a file, not a .deb/.rpm package: b/qube.msi"]
     assert modes.validate("win", "service", "Windows", install=True,
                           package_files=["C:\\x\\qube-core.MSI"]) == []
+
+
+@pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="needs desktop-file-utils")
+def test_autostart_entry_passes_desktop_file_validate(tmp_path):
+    entry = tmp_path / "qube-desktop-worker.desktop"
+    entry.write_text(modes.plan("desktop", "Linux", "artist")["linux"]["autostart_content"])
+    run = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert run.returncode == 0 and not run.stdout.strip(), run.stdout + run.stderr
