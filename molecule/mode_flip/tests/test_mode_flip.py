@@ -1,14 +1,16 @@
 """service -> desktop -> service: each step leaves no trace of the other mode and is idempotent.
 
-The steps run in file order (pytest keeps definition order); each one converges with the
-molecule inventory, converges again to prove nothing changes, then looks at the host.
+The steps run in file order (pytest keeps definition order). The flip to desktop first proves
+that a refused run (unknown desktop user) and a check-mode run leave the host untouched; each
+flip then converges with the molecule inventory, converges again to prove nothing changes, and
+looks at the host.
 """
 import os
 
 import pytest
 
 from worker_checks import (DESKTOP_USER, WAIT_FOR_SESSION_WORKER, assert_desktop_mode_idle,
-                           assert_service_mode, job_command, run_converge, ssh_login, wait_for_owners, worker_only)
+                           assert_service_mode, host_snapshot, job_command, run_converge, ssh_login, wait_for_owners, worker_only)
 
 CONVERGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "converge.yml")
 
@@ -38,9 +40,17 @@ def test_2_flip_to_desktop(host, flips):
     worker_only(host)
     if flips != ["service"]:
         pytest.skip("previous step failed")
+    name = host.check_output("hostname")
+    before = host_snapshot(host)
+    rc, _, out = run_converge(CONVERGE, {"flip_mode": "desktop", "qube_desktop_user": "ghost"})
+    assert rc != 0
+    assert ("host %s: qube_desktop_user 'ghost' does not exist on the host" % name) in out
+    assert host_snapshot(host) == before, "a refused run changed the host"
+    rc, changed, out = run_converge(CONVERGE, {"flip_mode": "desktop"}, check=True)
+    assert rc == 0 and changed > 0, out[-3000:]
+    assert host_snapshot(host) == before, "check mode changed the host"
     _flip("desktop")
     assert_desktop_mode_idle(host)
-    name = host.check_output("hostname")
     login = ssh_login(host, DESKTOP_USER, WAIT_FOR_SESSION_WORKER + "ps -o user= -C worker; " + job_command(name, "id -un"))
     assert login.returncode == 0, login.stderr
     assert login.stdout.split()[0] == DESKTOP_USER and login.stdout.split()[-1] == DESKTOP_USER

@@ -78,10 +78,10 @@ def _quote(text):
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def run_converge(playbook, extra_vars, limit=None):
+def run_converge(playbook, extra_vars, limit=None, check=False):
     """Run the scenario's converge playbook with the molecule inventory; return (rc, changed, out)."""
     argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"], playbook]
+            os.environ["MOLECULE_INVENTORY_FILE"], playbook] + (["--check"] if check else [])
     for key, value in extra_vars.items():
         argv += ["-e", "%s=%s" % (key, value)]
     if limit:
@@ -91,6 +91,14 @@ def run_converge(playbook, extra_vars, limit=None):
     recap = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout)
     changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", recap))
     return run.returncode, changed, run.stdout + run.stderr
+
+
+def host_snapshot(host):
+    """What an operator would compare before/after: mode files, unit states, worker owners."""
+    listing = host.run("find /etc/systemd /home/%s/.config /var/lib/renderfarm-qube /var/lib/systemd/linger "
+                       "-printf '%%p %%s %%m %%l\\n' 2>/dev/null | sort" % DESKTOP_USER).stdout
+    units = host.run("systemctl is-enabled worker; systemctl is-active worker").stdout
+    return listing, units, worker_owners(host)
 
 
 def assert_service_mode(host):
