@@ -30,8 +30,9 @@ EMPTY = "-"
 FACT_KEYS = {
     "mode": ("service", "desktop"),
     "job_identity": None,
-    "execution_mode": ("proxy", "user"),
-    "config_state": ("in_sync", "drifted", UNKNOWN),
+    "execution_mode": ("proxy", "user", "desktop_user"),
+    # not_running: a Desktop User worker whose user is not logged in (its normal state)
+    "config_state": ("in_sync", "drifted", "not_running", UNKNOWN),
     "validation": ("passed", "failed", "skipped"),
     "validation_detail": None,
     "drain": None,
@@ -44,8 +45,8 @@ INVALID = "(invalid)"
 TONES = {
     "ok": "good", "passed": "good", "in_sync": "good",
     "failed": "bad", "drifted": "bad", "unreachable": "bad",
-    "skipped": "neutral", UNKNOWN: "neutral", NOT_RUN: "neutral",
-    "service": "info", "desktop": "info", "proxy": "accent", "user": "accent",
+    "skipped": "neutral", UNKNOWN: "neutral", NOT_RUN: "neutral", "not_running": "neutral",
+    "service": "info", "desktop": "info", "proxy": "accent", "user": "accent", "desktop_user": "accent",
     "worker": "plain", "supervisor": "plain", "other": "plain",
 }
 
