@@ -4,20 +4,55 @@
 """Action plugin ``renderfarm.qube.qube_preflight``: validate the whole farm's inventory.
 
 Runs on the controller only (use it in a play on localhost): for every name in ``hosts`` it reads
-``hostvars[name]`` and checks it with ``module_utils/settings.py: validate_farm``.  It fails with
-every problem listed at once (``msg`` and an ``errors`` list), or returns ok with a summary.  It
-never connects to any host.
+``hostvars[name]`` and checks it with ``module_utils/preflight.py: validate_farm`` (Qube! settings,
+run mode, job identity, types, unknown ``qube_*`` names).  It fails with every problem listed at
+once (``msg`` and an ``errors`` list), or returns ok with a summary.  It never connects to any
+host.  The known ``qube_*`` names include every role's ``defaults/main.yml`` and
+``meta/argument_specs.yml`` of this collection.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import glob
+import os
+
+import yaml
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible_collections.renderfarm.qube.plugins.module_utils.preflight import known_variables, validate_farm
 from ansible_collections.renderfarm.qube.plugins.module_utils.settings import (
-    OS_NAMES, SettingsError, host_settings, validate_farm,
+    OS_NAMES, SettingsError, host_settings,
 )
+
+try:
+    from ansible.parsing.vault import VaultHelper
+except ImportError:  # ansible-core before 2.19: vaulted values are AnsibleVaultEncryptedUnicode
+    VaultHelper = None
+
+ROLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "roles")
+
+
+def is_vaulted(value):
+    """Whether ``value`` came from an inline ``!vault`` string (what the vault_encrypted test says)."""
+    if VaultHelper is not None:
+        return VaultHelper.get_ciphertext(value, with_tags=False) is not None
+    return type(value).__name__ == "AnsibleVaultEncryptedUnicode"
+
+
+def role_variables(roles_dir=ROLES_DIR):
+    """``qube_*`` names in every role's defaults/main.yml and meta/argument_specs.yml options."""
+    names = set()
+    for path in glob.glob(os.path.join(roles_dir, "*", "defaults", "main.yml")):
+        with open(path) as handle:
+            names.update((yaml.safe_load(handle) or {}).keys())
+    for path in glob.glob(os.path.join(roles_dir, "*", "meta", "argument_specs.yml")):
+        with open(path) as handle:
+            specs = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+        for entry in specs.values():
+            names.update((entry or {}).get("options") or {})
+    return set(name for name in names if str(name).startswith("qube_"))
 
 
 class ActionModule(ActionBase):
@@ -43,7 +78,7 @@ class ActionModule(ActionBase):
                 continue
             farm[host] = all_hostvars[host]
         try:
-            errors.extend(validate_farm(farm))
+            errors.extend(validate_farm(farm, known_variables(role_variables()), is_vaulted))
         except AnsibleError as exc:
             errors.append("cannot evaluate the inventory variables: %s" % exc.message)
         if errors:

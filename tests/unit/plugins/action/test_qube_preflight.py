@@ -10,7 +10,9 @@ import sys
 import textwrap
 from unittest.mock import MagicMock
 
-from ansible_collections.renderfarm.qube.plugins.action.qube_preflight import ActionModule
+from ansible_collections.renderfarm.qube.plugins.action.qube_preflight import (
+    ActionModule, is_vaulted, role_variables,
+)
 
 
 def action(args):
@@ -21,7 +23,9 @@ def action(args):
 
 
 def test_ok_summary():
-    hostvars = {"a1": {"qube_worker_cpus": 2}, "w1": {"ansible_connection": "winrm"}}
+    hostvars = {"a1": {"qube_worker_cpus": 2, "qube_proxy_password": "s3cret-a1"},
+                "w1": {"ansible_connection": "winrm", "qube_proxy_password": "s3cret-w1",
+                       "qube_worker_install": False}}
     result = action({"hosts": ["a1", "w1"]}).run(task_vars={"hostvars": hostvars})
     assert not result.get("failed") and result["summary"]["hosts"] == 2
     assert result["summary"]["os"] == {"linux": 1, "osx": 0, "winnt": 1}
@@ -29,7 +33,8 @@ def test_ok_summary():
 
 
 def test_all_errors_at_once():
-    hostvars = {"a1": {"qube_worker_cpus": "many"}, "a-2": {}}
+    hostvars = {"a1": {"qube_worker_cpus": "many", "qube_proxy_password": "pw"},
+                "a-2": {"qube_proxy_password": "pw"}}
     result = action({"hosts": ["a1", "a-2", "ghost"]}).run(task_vars={"hostvars": hostvars})
     assert result["failed"] and len(result["errors"]) == 3
     assert result["errors"][0].startswith("ghost: not in the inventory")
@@ -48,6 +53,7 @@ def test_real_playbook_run(tmp_path):
         all:
           vars:
             qube_templates: {gpu: {worker_groups: [gpu]}}
+            qube_proxy_password: not-the-default
           hosts:
             localhost: {ansible_connection: local, ansible_python_interpreter: "{{ ansible_playbook_python }}"}
           children:
@@ -55,7 +61,8 @@ def test_real_playbook_run(tmp_path):
               hosts:
                 render01: {qube_worker_cpus: 4}
                 render02: {qube_worker_templates: [gpu], qube_worker_cpus: "{{ 2 * 3 }}"}
-                bad-03: {qube_worker_cpus: many, qube_worker_templates: [cpu]}
+                bad-03: {qube_worker_cpus: many, qube_worker_templates: [cpu], qube_worker_cpu: 2}
+                bad04: {qube_proxy_password: "Pip3lin3P@$$wd", qube_worker_mode: desktop}
         """))
     (tmp_path / "play.yml").write_text(textwrap.dedent("""
         - hosts: localhost
@@ -81,4 +88,27 @@ def test_real_playbook_run(tmp_path):
     assert any("bad-03: qube_worker_cpus must be an integer >= 0 (got 'many')" in e for e in result["errors"])
     assert any("bad-03: qube_worker_templates names 'cpu'" in e for e in result["errors"])
     assert any("bad-03: the qbwrk.conf section name 'bad-03'" in e for e in result["errors"])
-    assert not any(e.startswith("render0") for e in result["errors"])
+    assert any("bad-03: qube_worker_cpu is not a renderfarm.qube variable" in e for e in result["errors"])
+    assert any("bad04: qube_proxy_password is the vendor's published default" in e for e in result["errors"])
+    assert any("host bad04: qube_worker_mode is 'desktop' but qube_desktop_user" in e for e in result["errors"])
+    assert not any(e.startswith("render0") for e in result["errors"]), [e for e in result["errors"] if e.startswith("render0")]
+    assert "Pip3lin3" not in json.dumps(result)
+
+
+def test_role_variables_cover_the_role_defaults():
+    """Every role's public variables are known, so the unknown-name check does not refuse them."""
+    names = role_variables()
+    assert {"qube_worker_mode", "qube_proxy_account", "qube_validation_paths", "qube_workers_group"} <= names
+    assert all(name.startswith("qube_") for name in names)
+
+
+def test_is_vaulted_sees_inline_vault_values():
+    from ansible.parsing.vault import EncryptedString, VaultSecret, VaultLib
+    from ansible.parsing.vault import VaultSecretsContext
+
+    secret = VaultSecret(b"test-only")
+    ciphertext = VaultLib([("default", secret)]).encrypt("hidden").decode()
+    if VaultSecretsContext.current(optional=True) is None:
+        VaultSecretsContext.initialize(VaultSecretsContext(secrets=[("default", secret)]))
+    assert is_vaulted(EncryptedString(ciphertext=ciphertext))
+    assert not is_vaulted("plain text")
