@@ -68,10 +68,15 @@ def parse_hosts_xml(text):
 def next_step(state, we_locked, elapsed, timeout):
     """Decide what the drain loop does next.
 
-    Returns one of ``"lock"`` (not locked yet: lock it), ``"wait"`` (jobs still running, time
+    Returns one of ``"lock"`` (not locked: lock it), ``"wait"`` (jobs still running, time
     left), ``"drained"`` (locked and idle), ``"timeout"`` (jobs still running after ``timeout``).
+
+    A worker is only ever "drained" while the supervisor shows it locked: a lock that vanished
+    while waiting (someone ran ``qbunlock``, the supervisor lost it) is taken again, otherwise a
+    job dispatched after the last look would be killed by the restart. ``we_locked`` is kept for
+    callers that track their own lock; the decision itself only trusts the supervisor.
     """
-    if not state["locked"] and not we_locked:
+    if not state["locked"]:
         return "lock"
     if state["jobs"] == 0:
         return "drained"
