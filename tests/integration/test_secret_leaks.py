@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Secret-leak test (issue #8): canary passwords appear nowhere but where Qube! needs them.
+
+Builds its own lab farm (lksup + lkw1..lkw4, octets 180-184, see ``leaks/farm.py``), runs the
+scenario matrix below with ``ansible-playbook -vvvv --diff`` while sampling ``ps -eo args`` every
+0.2 s on every host, then scans for every canary form (``leaks/canary.py``): all controller
+output, the ansible logs, the farm reports (JSON/HTML), the process samples, the whole journal
+and every file under /var/log and /var/spool/qube of every host, every file on the hosts modified
+since the first run, and what the WinRM double recorded. Also checks that every file holding the
+encrypted proxy_password is mode 0600.
+
+    tests/lab/lab.sh exec .venv/bin/pytest tests/integration/test_secret_leaks.py
+
+Set LEAK_TEST_KEEP=1 to keep the lab hosts and the evidence folder for inspection.
+"""
+
+import os
+import re
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # the repository root: tests.*
+
+from tests.integration.leaks import farm as farm_mod  # noqa: E402
+from tests.integration.leaks import windows  # noqa: E402
+from tests.integration.leaks.canary import CANARIES, Scanner  # noqa: E402
+from tests.integration.leaks.lab import QLAB_DIR, ProcessSampler, lab  # noqa: E402
+
+FARM = farm_mod
+KEEP = os.environ.get("LEAK_TEST_KEEP") == "1"
+TOO_LONG = CANARIES["rotated"] * 16  # 256+ bytes: the stand-in qbhash refuses it
+
+# (label, playbook, check mode, inventory variant, --limit, hosts expected to FAIL)
+MATRIX = [
+    ("site-real", "site.yml", False, "base", None, {"lkw4"}),
+    ("flip-check", "site.yml", True, "flip", None, {"lkw4"}),
+    ("flip-real", "site.yml", False, "flip", None, {"lkw4"}),
+    ("rotate-check", "playbooks/rotate_proxy_password.yml", True, "rotated", None, {"lkw4"}),
+    ("rotate-real", "playbooks/rotate_proxy_password.yml", False, "rotated", None, {"lkw4"}),
+    ("autologon-refused", "site.yml", False, "autologon", "lkw2", {"lkw2"}),
+    ("qbhash-fails", "playbooks/rotate_proxy_password.yml", False, "too_long", "lksup", {"lksup"}),
+]
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def variant(name, package_files):
+    """Inventory variables of one matrix variant (all canaries vaulted by the writer)."""
+    variables = FARM.farm_vars(package_files)
+    if name in ("flip", "rotated", "autologon", "too_long"):
+        variables["lkw2"] = {"qube_worker_mode": "service",
+                             "qube_windows_auto_logon_password": variables["lkw2"]["qube_windows_auto_logon_password"]}
+    if name in ("rotated", "too_long"):
+        secret = CANARIES["rotated"] if name == "rotated" else TOO_LONG
+        variables["all"]["qube_proxy_password"] = FARM.Vaulted(secret)
+    if name == "autologon":
+        variables["lkw2"] = {"qube_worker_mode": "desktop", "qube_desktop_user": "artist",
+                             "qube_windows_auto_logon": True,
+                             "qube_windows_auto_logon_password": FARM.Vaulted(CANARIES["auto_logon"])}
+    return variables
+
+
+def failed_hosts(output):
+    return {host for host, unreachable, failed in RECAP.findall(output) if int(failed) or int(unreachable)}
+
+
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory):
+    """Build the farm, run the matrix and the Windows path, scan everything; the findings."""
+    folder = str(tmp_path_factory.mktemp("leaks"))
+    started = time.time()
+    names = [h.name for h in FARM.HOSTS]
+    lab("destroy", *names)
+    for host in FARM.HOSTS:
+        lab("create", host.name, str(host.octet))
+    lab("start", *names)
+    lab("install-standin", FARM.SUPERVISOR.name)
+    for host in FARM.WORKERS:
+        host.run(FARM.PREPARE_WORKER)
+    for host in FARM.HOSTS:
+        host.mark()
+    try:
+        yield collect(folder, started)
+    finally:
+        if not KEEP:
+            lab("destroy", *names)
+
+
+def collect(folder, started):
+    """Run every scenario, then gather and scan the evidence; returns a dict of findings."""
+    package_files = sorted(os.path.join(QLAB_DIR, "packages", f) for f in os.listdir(os.path.join(QLAB_DIR, "packages"))
+                           if f.startswith("qube-standin_") and f.endswith("_all.deb"))
+    vault = FARM.Vault(folder)
+    runner = FARM.Runner(folder, vault)
+    scanner = Scanner(CANARIES)
+    samples, outcomes = {}, {}
+    for label, playbook, check, name, limit, expect_failed in MATRIX:
+        inventory = FARM.write_inventory(os.path.join(folder, "inventory-%s.yml" % name), vault,
+                                         variant(name, package_files))
+        with ProcessSampler(FARM.HOSTS, folder, label) as sampler:
+            run = runner.play(label, playbook, inventory, check=check, extra=["--limit", limit] if limit else None)
+        samples[label] = sampler.samples()
+        outcomes[label] = (run, failed_hosts(run.output), expect_failed)
+
+    double, host = windows.start_double()
+    try:
+        win_inventory = os.path.join(folder, "inventory-windows.yml")
+        with open(win_inventory, "w", encoding="utf-8") as handle:
+            handle.write("all:\n  hosts:\n    localhost:\n      ansible_python_interpreter: %s\n" % sys.executable)
+        win_vars = os.path.join(folder, "windows-vars.yml")
+        with open(win_vars, "w", encoding="utf-8") as handle:
+            import yaml
+            yaml.dump(windows.playbook_vars(double.port), handle, Dumper=FARM._dumper(vault))
+        for label, check in (("windows-check", True), ("windows-real", False)):
+            run = runner.play(label, "tests/integration/leaks/windows.yml", win_inventory, check=check,
+                              extra=["-e", "@" + win_vars])
+            outcomes[label] = (run, failed_hosts(run.output), set())
+        for where, data in windows.recorded(double, host):
+            scanner.scan(where, data)
+        win_state = {"calls": list(host.calls), "files": dict(host.files), "requests": len(double.requests)}
+    finally:
+        double.stop()
+
+    for run in runner.runs:
+        scanner.scan("controller:output:%s" % run.label, run.output.encode("utf-8"))
+    scanner.scan_tree("controller:evidence", folder)
+    for root in (os.path.expanduser("~/.ansible"), "/tmp"):
+        scan_recent(scanner, root, started, skip_under=folder)
+    hosts_scanned = {}
+    for lab_host in FARM.HOSTS:
+        scanner.scan("%s:journal" % lab_host.name, lab_host.journal())
+        hosts_scanned[lab_host.name] = scanner.scan_tar(lab_host.name, lab_host.modified_files())
+    return {"scanner": scanner, "outcomes": outcomes, "samples": samples, "windows": win_state,
+            "hosts_scanned": hosts_scanned, "seconds": round(time.time() - started, 1), "folder": folder}
+
+
+def scan_recent(scanner, root, since, skip_under):
+    """Scan the controller's files under ``root`` modified since ``since`` (small files only)."""
+    for folder, dirs, files in os.walk(root):
+        if folder.startswith(skip_under):
+            dirs[:] = []
+            continue
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+                if not os.path.isfile(path) or os.path.islink(path) or info.st_mtime < since or info.st_size > 16 << 20:
+                    continue
+                with open(path, "rb") as handle:
+                    scanner.scan("controller:%s" % path, handle.read())
+            except OSError:
+                continue
+
+
+def test_every_scenario_ends_as_designed(evidence):
+    """Good hosts converge and the FAILING paths really fail (else the scan proves little)."""
+    wrong = {label: (run.returncode, failed, expected, run.output[-3000:])
+             for label, (run, failed, expected) in evidence["outcomes"].items() if failed != expected}
+    assert not wrong, "\n".join("%s: failed hosts %s, expected %s, rc=%s\n%s" % (k, v[1], v[2], v[0], v[3])
+                                for k, v in wrong.items())
+    for label in ("site-real", "flip-check", "flip-real", "rotate-real"):
+        assert "/srv/locked" in evidence["outcomes"][label][0].output, label
+
+
+def test_windows_path_registered_and_failed_as_designed(evidence):
+    """local + central qbhash, one good and one refused qblogin, one refused validation logon."""
+    programs = [c["program"] for c in evidence["windows"]["calls"]]
+    assert programs.count("qbhash") == 2 and programs.count("qblogin") == 2, programs
+    qb_conf = evidence["windows"]["files"]["c:\\programdata\\pfx\\qube\\qb.conf"]
+    assert re.search(r"^proxy_password = [0-9a-f]{80}$", qb_conf, re.M), qb_conf
+    run = evidence["outcomes"]["windows-real"][0]
+    assert "ignored=2" in run.output and "wrong_password" in run.output
+
+
+def test_processes_were_sampled_during_every_run(evidence):
+    """The ps sampler ran on every host for every run (a dead sampler would hide argv leaks)."""
+    for label, counts in evidence["samples"].items():
+        assert counts and min(counts.values()) >= 5, (label, counts)
+
+
+def test_no_canary_anywhere(evidence):
+    scanner = evidence["scanner"]
+    runs = len(evidence["outcomes"])
+    print("\nevidence: %d blobs, %.1f MiB; host files scanned %s; %.1f s; kept in %s"
+          % (scanner.blobs, scanner.bytes / 1048576.0, evidence["hosts_scanned"], evidence["seconds"],
+             evidence["folder"]))
+    print("scenarios x verbosity scanned: %d, canaries found: %d" % (runs, len(scanner.hits)))
+    assert runs == len(MATRIX) + 2
+    assert min(evidence["hosts_scanned"].values()) > 0
+    assert not scanner.hits, "canaries found:\n" + scanner.report()
+
+
+def test_encrypted_proxy_password_files_are_0600(evidence):
+    """qbwrk.conf, its backups, any qb.conf with proxy_password, and the module's state files."""
+    checked = []
+    for lab_host in FARM.HOSTS:
+        listing = lab_host.run(
+            "grep -rlE '^[[:space:]]*proxy_password[[:space:]]*=[[:space:]]*[^[:space:]]' /etc /var/lib /var/spool "
+            "/usr/local/pfx 2>/dev/null; find /var/lib/renderfarm-qube -type f 2>/dev/null; true").decode()
+        for path in sorted(set(filter(None, listing.splitlines()))):
+            checked.append((lab_host.name, path, lab_host.file_mode(path)))
+    assert any(path == "/etc/qbwrk.conf" for _host, path, _mode in checked), checked
+    wide = [entry for entry in checked if entry[2] != "600"]
+    assert not wide, "files with the encrypted proxy password not 0600: %s" % wide
