@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# benchmarks/run.sh N: site.yml against Ansible's floor on N fresh lab workers (make benchmark N=10).
+#
+# Creates its own lab hosts (supervisor bsup at .30, workers bw01..bwNN at .31..), never touches
+# other hosts, and destroys its hosts at the end. Measures, side by side, with cold ssh masters
+# before every run: the floor (benchmarks/floor.yml) converge and re-run, site.yml converge from
+# fresh hosts and its idempotent re-run (asserts changed=0). Per run: wall time, controller CPU,
+# peak RSS of the largest controller process (/usr/bin/time) and of the whole controller (memory
+# cgroup), task results per worker and time per task (callback_plugins/bench_profile.py).
+# Writes benchmarks/results-N.json and prints the ratios to the floor.
+#
+# Environment: BENCH_TREE   tree whose site.yml, ansible.cfg and collection run (default: this
+#                           repository; point it at a scratch copy to measure a proposed change)
+#              BENCH_TAG    suffix of the results file (results-N[-TAG].json)
+#              BENCH_KEEP=1 keep the hosts and the work directory (for inspection)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LAB=$REPO/tests/lab/lab.sh
+VENV_BIN=$REPO/.venv/bin
+QLAB_DIR=${QLAB_DIR:-/var/lib/qube-lab}
+TREE=${BENCH_TREE:-$REPO}
+TAG=${BENCH_TAG:+-$BENCH_TAG}
+SUP_OCTET=30          # this benchmark's octet range is 30..99: bsup .30, bwNN .(30+NN)
+MAX_WORKERS=69
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
+
+N=${1:-}
+[[ $N =~ ^[0-9]+$ ]] && (( N >= 1 && N <= MAX_WORKERS )) || die "usage: run.sh N (1..$MAX_WORKERS workers)"
+[[ $EUID -eq 0 ]] || die "run.sh must run as root (the lab needs it)"
+[[ -x $VENV_BIN/ansible-playbook ]] || die "no $VENV_BIN/ansible-playbook; run 'make venv'"
+
+WORKERS=()
+for (( i = 1; i <= N; i++ )); do WORKERS+=("$(printf 'bw%02d' "$i")"); done
+HOSTS=(bsup "${WORKERS[@]}")
+WORK=$(mktemp -d /tmp/qbench.XXXXXX)
+chmod 700 "$WORK"
+mkdir -p "$WORK/cp" "$WORK/inventory/group_vars" "$WORK/reports"
+MEMCG_PARENT=/sys/fs/cgroup/memory$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
+
+close_masters() {
+    local sock
+    for sock in "$WORK"/cp/*; do
+        [[ -S $sock ]] && ssh -o ControlPath="$sock" -O exit bench-master >/dev/null 2>&1 || true
+    done
+}
+
+cleanup() {
+    local rc=$?
+    close_masters
+    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+        log "kept hosts ${HOSTS[*]} and $WORK"
+    else
+        "$LAB" destroy "${HOSTS[@]}" >/dev/null 2>&1 || log "destroy failed; run: $LAB destroy ${HOSTS[*]}"
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+write_inventory() {
+    local i
+    head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$WORK/proxy-password"
+    chmod 600 "$WORK/proxy-password"
+    {
+        printf 'all:\n  vars:\n    ansible_user: root\n'
+        printf '    ansible_ssh_private_key_file: %s/ssh/id_ed25519\n' "$QLAB_DIR"
+        printf '    ansible_python_interpreter: /usr/bin/python3\n'
+        printf '    ansible_ssh_common_args: >-\n      -o ControlMaster=auto -o ControlPersist=60s -o ControlPath=%s/cp/%%C\n' "$WORK"
+        printf '      -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null\n'
+        printf '  children:\n    qube_supervisors:\n      hosts:\n        bsup:\n          ansible_host: 10.88.0.%d\n' "$SUP_OCTET"
+        printf '    qube_workers:\n      hosts:\n'
+        for (( i = 1; i <= N; i++ )); do
+            printf '        %s:\n          ansible_host: 10.88.0.%d\n' "${WORKERS[i-1]}" $(( SUP_OCTET + i ))
+        done
+    } > "$WORK/inventory/hosts.yml"
+    # Same farm settings as inventories/lab (service mode, local proxy account, stand-in deb),
+    # except qube_serial: the site default (25%) is what a farm of this size runs with.
+    cat > "$WORK/inventory/group_vars/all.yml" <<YAML
+qube_supervisor: bsup
+qube_domain: qube
+qube_templates:
+  lab_render:
+    worker_groups: "lab,linux_render"
+    worker_cluster: /lab
+    worker_description: "lab render node"
+YAML
+    cat > "$WORK/inventory/group_vars/qube_workers.yml" <<YAML
+qube_worker_mode: service
+qube_worker_package_files: ["$QLAB_DIR/packages/qube-standin_8.0.0~standin1_all.deb"]
+qube_worker_packages: [qube-standin]
+qube_worker_templates: [lab_render]
+qube_worker_cpus: 2
+qube_worker_flags: [dynamic]
+qube_proxy_execution_mode: proxy
+qube_proxy_account: qubeproxy
+qube_proxy_password: "{{ lookup('ansible.builtin.file', '$WORK/proxy-password') }}"
+qube_validation_paths: [/srv/renders]
+qube_validate_via_qube: true
+YAML
+}
+
+# timed NAME PLAYBOOK: one ansible-playbook run with cold ssh masters, in its own memory cgroup.
+timed() {
+    local name=$1 playbook=$2 cg=$MEMCG_PARENT/qbench-$$-$1 rc=0
+    close_masters
+    mkdir "$cg"
+    cat /proc/loadavg > "$WORK/$name.load"
+    log "$name: $playbook"
+    (
+        echo "$BASHPID" > "$cg/cgroup.procs"
+        cd "$TREE"
+        export ANSIBLE_CALLBACK_PLUGINS=$REPO/benchmarks/callback_plugins
+        export ANSIBLE_CALLBACKS_ENABLED=renderfarm.qube.qube_report,bench_profile
+        export BENCH_PROFILE_OUT=$WORK/$name.profile.json QUBE_REPORT_DIR=$WORK/reports
+        exec /usr/bin/time -f '%e %U %S %M' -o "$WORK/$name.time" \
+            "$LAB" exec "$VENV_BIN/ansible-playbook" -i "$WORK/inventory" "$playbook"
+    ) > "$WORK/$name.log" 2>&1 || rc=$?
+    cat /proc/loadavg >> "$WORK/$name.load"
+    cat "$cg/memory.max_usage_in_bytes" > "$WORK/$name.memcg"
+    close_masters
+    sleep 0.5
+    rmdir "$cg" 2>/dev/null || log "$name: memory cgroup $cg still busy; left in place"
+    (( rc == 0 )) || { tail -n 40 "$WORK/$name.log" >&2; die "$name failed (rc=$rc); log above"; }
+}
+
+for host in "${HOSTS[@]}"; do
+    [[ ! -f $QLAB_DIR/machines/$host/meta ]] || die "$host exists already (an earlier run?); '$LAB destroy $host' first"
+done
+log "creating ${#HOSTS[@]} hosts (octets $SUP_OCTET..$(( SUP_OCTET + N )))"
+"$LAB" create bsup "$SUP_OCTET" >/dev/null
+for (( i = 1; i <= N; i++ )); do "$LAB" create "${WORKERS[i-1]}" $(( SUP_OCTET + i )) >/dev/null; done
+"$LAB" start "${HOSTS[@]}" >/dev/null
+"$LAB" install-standin bsup >/dev/null
+write_inventory
+
+timed floor_converge "$REPO/benchmarks/floor.yml"
+timed floor_idempotent "$REPO/benchmarks/floor.yml"
+timed site_converge "$TREE/site.yml"
+timed site_idempotent "$TREE/site.yml"
+
+"$VENV_BIN/python" "$REPO/benchmarks/summarize.py" "$WORK" "$N" "$REPO/benchmarks/results-$N$TAG.json" \
+    --tree "$TREE" --command "benchmarks/run.sh $N${BENCH_TREE:+ (BENCH_TREE=$BENCH_TREE)}"

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Turn one benchmarks/run.sh work directory into results-N.json and a printed table.
+
+    summarize.py WORK_DIR N OUT.json [--tree PATH] [--command TEXT]
+
+Reads, per run (floor_converge, floor_idempotent, site_converge, site_idempotent):
+``NAME.time`` (/usr/bin/time: wall, user, sys seconds, max RSS KiB), ``NAME.memcg`` (peak bytes of
+the run's memory cgroup), ``NAME.load`` (/proc/loadavg before and after) and
+``NAME.profile.json`` (callback_plugins/bench_profile.py).  Fails (exit 1) when a run had failed
+or unreachable hosts, or when the idempotent site.yml run changed anything.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+
+RUNS = ("floor_converge", "floor_idempotent", "site_converge", "site_idempotent")
+TARGETS = {"converge": 2.0, "idempotent": 1.3}
+WORKER_PREFIX = "bw"
+
+
+def _read(work, name, ext):
+    with open(os.path.join(work, "%s.%s" % (name, ext))) as handle:
+        return handle.read()
+
+
+def run_figures(work, name):
+    """Figures of one run from its files in ``work``."""
+    wall, user, sys_s, max_rss_kib = _read(work, name, "time").split()[-4:]
+    profile = json.loads(_read(work, name, "profile.json"))
+    workers = dict((h, c) for h, c in profile["hosts"].items() if h.startswith(WORKER_PREFIX))
+    executed = [c["ok"] + c["failed"] for c in workers.values()]
+    skipped = [c["skipped"] for c in workers.values()]
+    loads = [line.split()[:3] for line in _read(work, name, "load").splitlines()]
+    return {
+        "wall_seconds": float(wall),
+        "controller_cpu_seconds": round(float(user) + float(sys_s), 2),
+        "controller_max_rss_mib": round(int(max_rss_kib) / 1024.0, 1),
+        "controller_cgroup_peak_mib": round(int(_read(work, name, "memcg")) / 1048576.0, 1),
+        "tasks_per_worker": round(sum(executed) / float(len(executed)), 1) if executed else 0,
+        "skipped_per_worker": round(sum(skipped) / float(len(skipped)), 1) if skipped else 0,
+        "changed_total": sum(c["changed"] for c in profile["hosts"].values()),
+        "failed_total": sum(c["failed"] + c["unreachable"] for c in profile["hosts"].values()),
+        "plays": profile["plays"],
+        "top_tasks": profile["tasks"][:15],
+        "loadavg_before": loads[0],
+        "loadavg_after": loads[-1],
+    }
+
+
+def machine():
+    """What the figures were measured on."""
+    model = ""
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as handle:
+        mem_kib = int(handle.readline().split()[1])
+    ansible = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible"), "--version"],
+                             capture_output=True, text=True, check=False).stdout.splitlines()
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 1048576.0, 1),
+            "kernel": platform.release(), "python": platform.python_version(),
+            "ansible": ansible[0] if ansible else ""}
+
+
+def main(argv=None):
+    """Write the results file; print the side-by-side table; exit 1 on a failed assertion."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("work")
+    parser.add_argument("workers", type=int)
+    parser.add_argument("out")
+    parser.add_argument("--tree", default="")
+    parser.add_argument("--command", default="")
+    args = parser.parse_args(argv)
+    runs = dict((name, run_figures(args.work, name)) for name in RUNS)
+    ratios = {
+        "converge": round(runs["site_converge"]["wall_seconds"] / runs["floor_converge"]["wall_seconds"], 2),
+        "idempotent": round(runs["site_idempotent"]["wall_seconds"] / runs["floor_idempotent"]["wall_seconds"], 2),
+    }
+    problems = ["%s: %d failed/unreachable results" % (n, r["failed_total"]) for n, r in runs.items()
+                if r["failed_total"]]
+    if runs["site_idempotent"]["changed_total"]:
+        problems.append("site_idempotent changed %d results (must be 0)" % runs["site_idempotent"]["changed_total"])
+    result = {"workers": args.workers, "command": args.command, "tree": args.tree, "machine": machine(),
+              "runs": runs, "ratios_to_floor": ratios,
+              "targets": dict((k, {"max_ratio": v, "met": ratios[k] <= v}) for k, v in TARGETS.items()),
+              "problems": problems}
+    with open(args.out, "w") as handle:
+        json.dump(result, handle, indent=1)
+        handle.write("\n")
+    print("%-17s %8s %8s %9s %9s %7s %8s %s" % ("run", "wall_s", "cpu_s", "rss_MiB", "cgrp_MiB", "tasks/w",
+                                                "changed", "load(1m before->after)"))
+    for name in RUNS:
+        r = runs[name]
+        print("%-17s %8.1f %8.1f %9.1f %9.1f %7.1f %8d %s->%s" % (
+            name, r["wall_seconds"], r["controller_cpu_seconds"], r["controller_max_rss_mib"],
+            r["controller_cgroup_peak_mib"], r["tasks_per_worker"], r["changed_total"],
+            r["loadavg_before"][0], r["loadavg_after"][0]))
+    print("ratios to floor: converge %.2fx (target <= %.1fx), idempotent %.2fx (target <= %.1fx)" % (
+        ratios["converge"], TARGETS["converge"], ratios["idempotent"], TARGETS["idempotent"]))
+    print("results: %s" % args.out)
+    for problem in problems:
+        print("PROBLEM: %s" % problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
