@@ -1,0 +1,106 @@
+"""identity_local: local proxy account, render share, published default, user mode, failures."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from identity_checks import (PUBLISHED_DEFAULT, REPO, job_output, lab_host, password_is,  # noqa: E402
+                             report_row, run_playbook, set_shadow_password, shadow_hash, validation_record)
+
+SUPERVISOR, PROXY_WORKER, USER_WORKER = "id00", "id01", "id02"
+PASSWORD = "qube-lab-only-Proxy-A7"  # the scenario's test-only proxy password (molecule.yml)
+SITE = os.path.join(REPO, "site.yml")
+SECRETS = (PASSWORD, PUBLISHED_DEFAULT)
+
+
+@pytest.fixture(scope="module")
+def proxy_worker():
+    return lab_host(PROXY_WORKER)
+
+
+@pytest.fixture(scope="module")
+def user_worker():
+    return lab_host(USER_WORKER)
+
+
+def test_proxy_mode_job_runs_as_renderproxy(proxy_worker):
+    assert job_output(proxy_worker, PROXY_WORKER, "id -un") == "renderproxy"
+
+
+def test_job_can_write_the_render_share(proxy_worker):
+    out = job_output(proxy_worker, PROXY_WORKER, "'touch /srv/renders/job-probe && stat -c %U /srv/renders/job-probe'")
+    assert out == "renderproxy"
+    proxy_worker.run_test("rm -f /srv/renders/job-probe")
+
+
+def test_renderproxy_has_the_vaulted_password_and_the_share_group(proxy_worker):
+    assert password_is(proxy_worker, "renderproxy", PASSWORD)
+    assert "renderers" in proxy_worker.user("renderproxy").groups
+
+
+@pytest.mark.parametrize("name", [PROXY_WORKER, USER_WORKER])
+def test_validation_record_reports_the_storage_probe_ok(name):
+    record = validation_record(lab_host(name))
+    assert record["ok"] is True
+    assert record["checks"]["path:/srv/renders"] is True
+    assert record["checks"]["qube_job"] is True
+    assert record["identity"] == ("renderproxy" if name == PROXY_WORKER else "alice")
+
+
+def test_user_mode_job_runs_as_the_submitter(user_worker):
+    assert job_output(user_worker, USER_WORKER, "id -un", user="alice") == "alice"
+
+
+def test_published_default_is_locked_on_every_worker():
+    """The stand-in's qubeproxy came with the published default; converge locked it."""
+    for name in (PROXY_WORKER, USER_WORKER):
+        host = lab_host(name)
+        assert shadow_hash(host, "qubeproxy").startswith("!")
+        assert not password_is(host, "qubeproxy", PUBLISHED_DEFAULT)
+
+
+def test_no_password_on_the_hosts():
+    for name in (PROXY_WORKER, USER_WORKER, SUPERVISOR):
+        host = lab_host(name)
+        listing = host.run("find /etc/qb.conf /etc/qbwrk.conf /var/lib/renderfarm-qube /var/spool/qube* /tmp "
+                           "-type f -size -1M 2>/dev/null").stdout.split()
+        for path in listing:
+            text = host.file(path).content_string
+            assert PASSWORD not in text and PUBLISHED_DEFAULT not in text, path
+
+
+def test_published_default_is_detected_reported_and_replaced(proxy_worker):
+    """qubeproxy back on the published default; as the proxy account it gets the vaulted password."""
+    set_shadow_password(proxy_worker, "qubeproxy", PUBLISHED_DEFAULT)
+    rc, _, out, report = run_playbook(SITE, {"qube_proxy_account": "qubeproxy"},
+                                      limit="%s,%s" % (SUPERVISOR, PROXY_WORKER), secrets=SECRETS)
+    try:
+        assert rc == 0, out[-3000:]
+        assert "qubeproxy still uses the vendor's published default password" in out
+        row = report_row(report, PROXY_WORKER)
+        assert row["validation"] == "passed"
+        assert "published default password of qubeproxy replaced by the vaulted one" in row["validation_detail"]
+        assert password_is(proxy_worker, "qubeproxy", PASSWORD)
+        assert job_output(proxy_worker, PROXY_WORKER, "id -un") == "qubeproxy"
+    finally:
+        rc, _, out, _ = run_playbook(SITE, limit="%s,%s" % (SUPERVISOR, PROXY_WORKER), secrets=SECRETS)
+        assert rc == 0, out[-3000:]
+    assert job_output(proxy_worker, PROXY_WORKER, "id -un") == "renderproxy"
+
+
+def test_unwritable_validation_path_fails_naming_the_path(proxy_worker):
+    rc, _, out, report = run_playbook(SITE, {"qube_validation_paths": ["/srv/renders", "/srv/readonly"]},
+                                      limit="%s,%s" % (SUPERVISOR, PROXY_WORKER), secrets=SECRETS)
+    assert rc != 0
+    assert "validation as renderproxy failed: path:/srv/readonly: write /srv/readonly/" in out
+    assert "Permission denied" in out
+    row = report_row(report, PROXY_WORKER)
+    assert row["validation"] == "failed" and "/srv/readonly" in row["validation_detail"]
+
+
+def test_unknown_user_mode_submitter_is_reported(user_worker):
+    rc, _, out, _ = run_playbook(SITE, {"qube_user_mode_users": ["alice", "bob"]},
+                                 limit="%s,%s" % (SUPERVISOR, USER_WORKER), secrets=SECRETS)
+    assert rc != 0
+    assert "%s: qube_user_mode_users lists bob, unknown on this worker" % USER_WORKER in out
