@@ -12,6 +12,7 @@
 # Environment: BENCH_TREE   tree whose site.yml, ansible.cfg and collection run (default: this
 #                           repository; point it at a scratch copy to measure a proposed change)
 #              BENCH_TAG    suffix of the results file (results-N[-TAG].json)
+#              BENCH_VARS   YAML file appended to the workers' group_vars (e.g. qube_serial: 100%)
 #              BENCH_KEEP=1 keep the hosts and the work directory (for inspection)
 set -euo pipefail
 
@@ -40,6 +41,19 @@ chmod 700 "$WORK"
 mkdir -p "$WORK/cp" "$WORK/inventory/group_vars" "$WORK/reports"
 MEMCG_PARENT=/sys/fs/cgroup/memory$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
 
+# lab_retry ARGS...: lab.sh ARGS, retried twice. lab.sh create/start can fail transiently when
+# another session destroys its hosts at the same moment (a host vanishes while the shared hosts
+# file is rewritten); the commands are idempotent, so a retry is safe.
+lab_retry() {
+    local attempt
+    for attempt in 1 2 3; do
+        "$LAB" "$@" >/dev/null && return 0
+        log "lab.sh $1 failed (attempt $attempt); retrying"
+        sleep 2
+    done
+    die "lab.sh $* failed three times"
+}
+
 close_masters() {
     local sock
     for sock in "$WORK"/cp/*; do
@@ -49,6 +63,7 @@ close_masters() {
 
 cleanup() {
     local rc=$?
+    (( rc == 0 )) || log "stopped with exit code $rc; removing the benchmark hosts"
     close_masters
     if [[ ${BENCH_KEEP:-0} == 1 ]]; then
         log "kept hosts ${HOSTS[*]} and $WORK"
@@ -100,6 +115,7 @@ qube_proxy_password: "{{ lookup('ansible.builtin.file', '$WORK/proxy-password') 
 qube_validation_paths: [/srv/renders]
 qube_validate_via_qube: true
 YAML
+    if [[ -n ${BENCH_VARS:-} ]]; then cat "$BENCH_VARS" >> "$WORK/inventory/group_vars/qube_workers.yml"; fi
 }
 
 # timed NAME PLAYBOOK: one ansible-playbook run with cold ssh masters, in its own memory cgroup.
@@ -130,10 +146,10 @@ for host in "${HOSTS[@]}"; do
     [[ ! -f $QLAB_DIR/machines/$host/meta ]] || die "$host exists already (an earlier run?); '$LAB destroy $host' first"
 done
 log "creating ${#HOSTS[@]} hosts (octets $SUP_OCTET..$(( SUP_OCTET + N )))"
-"$LAB" create bsup "$SUP_OCTET" >/dev/null
-for (( i = 1; i <= N; i++ )); do "$LAB" create "${WORKERS[i-1]}" $(( SUP_OCTET + i )) >/dev/null; done
-"$LAB" start "${HOSTS[@]}" >/dev/null
-"$LAB" install-standin bsup >/dev/null
+lab_retry create bsup "$SUP_OCTET"
+for (( i = 1; i <= N; i++ )); do lab_retry create "${WORKERS[i-1]}" $(( SUP_OCTET + i )); done
+lab_retry start "${HOSTS[@]}"
+lab_retry install-standin bsup
 write_inventory
 
 timed floor_converge "$REPO/benchmarks/floor.yml"
@@ -142,4 +158,5 @@ timed site_converge "$TREE/site.yml"
 timed site_idempotent "$TREE/site.yml"
 
 "$VENV_BIN/python" "$REPO/benchmarks/summarize.py" "$WORK" "$N" "$REPO/benchmarks/results-$N$TAG.json" \
-    --tree "$TREE" --command "benchmarks/run.sh $N${BENCH_TREE:+ (BENCH_TREE=$BENCH_TREE)}"
+    --tree "$TREE" --command "benchmarks/run.sh $N${BENCH_TREE:+ BENCH_TREE=$BENCH_TREE}${BENCH_VARS:+ BENCH_VARS=$BENCH_VARS}" \
+    ${BENCH_VARS:+--vars "$BENCH_VARS"}

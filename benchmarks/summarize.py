@@ -81,6 +81,7 @@ def main(argv=None):
     parser.add_argument("out")
     parser.add_argument("--tree", default="")
     parser.add_argument("--command", default="")
+    parser.add_argument("--vars", help="the BENCH_VARS file appended to the workers' group_vars")
     args = parser.parse_args(argv)
     runs = dict((name, run_figures(args.work, name)) for name in RUNS)
     ratios = {
@@ -91,7 +92,12 @@ def main(argv=None):
                 if r["failed_total"]]
     if runs["site_idempotent"]["changed_total"]:
         problems.append("site_idempotent changed %d results (must be 0)" % runs["site_idempotent"]["changed_total"])
-    result = {"workers": args.workers, "command": args.command, "tree": args.tree, "machine": machine(),
+    extra_vars = ""
+    if args.vars:
+        with open(args.vars) as handle:
+            extra_vars = handle.read()
+    result = {"workers": args.workers, "command": args.command, "tree": args.tree, "extra_group_vars": extra_vars,
+              "machine": machine(),
               "runs": runs, "ratios_to_floor": ratios,
               "targets": dict((k, {"max_ratio": v, "met": ratios[k] <= v}) for k, v in TARGETS.items()),
               "problems": problems}
