@@ -45,7 +45,7 @@ def test_repaired_definition_restarts_the_worker_through_the_drain_handler(host)
     host.run("echo '# local edit' >> %s" % DROPIN)
     rc, changed, out = run_converge(CONVERGE, {})
     assert rc == 0, out[-3000:]
-    assert "Worker restart | Drain the worker" in out and "Restart the worker service" in out
+    assert "Worker restart | Lock the worker and wait" in out and "Restart the worker service" in out
     assert "# local edit" not in host.file(DROPIN).content_string
     assert host.check_output("systemctl show -p MainPID --value worker") != pid_before
     assert_service_mode(host)
