@@ -178,9 +178,14 @@ def _windows_user_entries(host):
     return names
 
 
+def _windows_absolute(path):
+    """C:\\dir or \\\\server\\share\\dir: a drive (or share) and a rooted path."""
+    return bool(ntpath.splitdrive(path)[0]) and ntpath.isabs(path)
+
+
 def _check_paths(host, os_name):
     paths = host.get("qube_validation_paths")
-    isabs = ntpath.isabs if os_name == "winnt" else posixpath.isabs
+    isabs = _windows_absolute if os_name == "winnt" else posixpath.isabs
     if not isinstance(paths, (list, tuple)) or not all(isinstance(p, str) and isabs(p) for p in paths):
         host.error("qube_validation_paths must be a list of absolute paths (got %r). List the folders the job "
                    "identity must reach, e.g. [/srv/renders]%s." % (paths, " or ['C:\\\\renders']" if os_name == "winnt" else ""))
@@ -199,7 +204,7 @@ def _check_identity(host, os_name):
     if isinstance(domain, str) and domain and ("\\" in domain or "@" in domain):
         host.error("qube_worker_host_domain %r must be the bare domain name (e.g. MYCORP). Remove the user "
                    "part." % domain)
-    if host.get("qube_ad_check") and not domain:
+    if isinstance(host.get("qube_ad_check"), dict) and host.get("qube_ad_check") and not domain:
         host.error("qube_ad_check is set but qube_worker_host_domain is empty, so the proxy account is not an "
                    "AD account. Set qube_worker_host_domain to the domain (e.g. MYCORP) or remove qube_ad_check.")
     if password is not None:
