@@ -19,6 +19,19 @@ description:
     central, section names qbwrk.conf cannot hold, malformed drive maps, C(DOMAIN\\user) proxy
     accounts, plaintext passwords, templates not defined in C(qube_templates), two hosts with one
     section name, two groups in C(qube_group_settings) disagreeing for one host).
+  - Checks the run mode (C(qube_worker_mode), desktop mode without C(qube_desktop_user), Windows desktop
+    mode with user execution mode, auto-logon without an inline Ansible Vault password, package file types).
+    Checks that need the host (does the desktop user exist) are left to the worker_mode role, which makes
+    them read-only before it changes anything.
+  - Checks the job identity, applying the roles' defaults. C(qube_proxy_password) is required where a local
+    proxy account is managed (service mode, proxy execution, no domain) and on Windows workers in proxy
+    mode. The vendor's published default password is refused. C(root), C(Administrator), C(wheel), C(sudo)
+    and other privileged names are refused as job identity unless C(qube_allow_privileged_identity) is true.
+    C(qube_ad_check) needs C(qube_worker_host_domain). C(qube_validation_paths) must be absolute paths,
+    user mode needs C(qube_user_mode_users) (Linux, macOS) or C(qube_windows_user_passwords) (Windows),
+    each with a name and a password.
+  - Refuses C(qube_*) variables that no role of the collection defines (typos).
+  - Password values never appear in a message.
   - Fails with every problem listed at once (RV(errors)), or returns a summary.
   - Each message names the host, the variable and what to do.
 author:
