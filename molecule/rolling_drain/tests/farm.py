@@ -118,7 +118,10 @@ def run_site(extra_vars=None, limit=None, report_dir=None, timeout=900):
         argv += ["-e", json.dumps(extra_vars)]
     if limit:
         argv += ["--limit", limit]
+    # The checkout itself (repo ansible.cfg's collections_path), not the copy molecule's prerun
+    # installs into ~/.ansible/collections, which other scenarios' preruns rewrite meanwhile.
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
                ANSIBLE_CALLBACKS_ENABLED="renderfarm.qube.qube_report")
     if report_dir:
         env["QUBE_REPORT_DIR"] = str(report_dir)
