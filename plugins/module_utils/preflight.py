@@ -260,13 +260,42 @@ def validate_host(name, hostvars, known=None, is_vaulted=None):
     return host.errors
 
 
+def settings_problems(hostvars_by_name):
+    """settings.validate_farm; when it fails on a value it does not expect, each host on its own.
+
+    A host whose settings check raises gets a message that names the likely variables instead of
+    a traceback (the exception text is not shown: it could hold a value from the inventory).
+    """
+    try:
+        return list(settings.validate_farm(hostvars_by_name))
+    except Exception:  # pylint: disable=broad-except
+        pass
+    errors = []
+    for name in sorted(hostvars_by_name):
+        hostvars = hostvars_by_name[name]
+        try:
+            errors.extend(settings.validate_host(name, hostvars))
+            continue
+        except Exception as exc:  # pylint: disable=broad-except
+            failure = type(exc).__name__
+        placement = hostvars.get("qube_config_placement")
+        if placement is not None and placement not in ("central", "local"):
+            errors.append("%s: qube_config_placement must be central or local (got %r). Set it to central "
+                          "(qbwrk.conf on the supervisor) or local (qb.conf on the worker)." % (name, placement))
+        else:
+            errors.append("%s: the Qube! settings of this host cannot be checked (%s). Check the types of its "
+                          "qube_* variables, qube_config_placement and qube_config_placement_overrides."
+                          % (name, failure))
+    return errors
+
+
 def validate_farm(hostvars_by_name, known=None, is_vaulted=None):
     """Every problem of every worker at once: settings, then per host mode/identity/type checks.
 
     ``known`` is the set of allowed ``qube_*`` names (None skips the unknown-variable check);
     ``is_vaulted(value)`` says whether a value came from an inline Ansible Vault string.
     """
-    errors = list(settings.validate_farm(hostvars_by_name))
+    errors = settings_problems(hostvars_by_name)
     for name in sorted(hostvars_by_name):
         errors.extend(validate_host(name, hostvars_by_name[name], known, is_vaulted))
     return errors

@@ -196,3 +196,11 @@ def test_every_problem_of_every_host_at_once():
             "a3": dict(GOOD, qube_validation_paths=["rel"])}
     errors = preflight.validate_farm(farm, known=KNOWN)
     assert [e.split(":")[0] for e in errors] == ["a1", "a1", "host a2", "a3"]
+
+
+def test_unknown_placement_reported_even_where_the_settings_check_raises():
+    """settings.py raises KeyError for qube_config_placement: remote; every host is still checked."""
+    farm = {"r1": dict(GOOD, qube_config_placement="remote"), "r2": dict(GOOD, qube_worker_cpus="x")}
+    errors = preflight.validate_farm(farm)
+    assert errors[0].startswith("r1: qube_config_placement must be central or local (got 'remote')")
+    assert any(e.startswith("r2: qube_worker_cpus must be an integer") for e in errors)
