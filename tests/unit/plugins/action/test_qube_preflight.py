@@ -112,3 +112,63 @@ def test_is_vaulted_sees_inline_vault_values():
         VaultSecretsContext.initialize(VaultSecretsContext(secrets=[("default", secret)]))
     assert is_vaulted(EncryptedString(ciphertext=ciphertext))
     assert not is_vaulted("plain text")
+
+
+def test_inline_vault_values_real_run(tmp_path):
+    """Inline !vault passwords: accepted for auto-logon, and the vendor default is seen through them."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    vault_pass = tmp_path / "vault-pass"
+    vault_pass.write_text("test-only-vault\n")
+    vault_pass.chmod(0o600)
+    vault = VaultLib([("default", VaultSecret(b"test-only-vault"))])
+
+    def inline(text):
+        lines = vault.encrypt(text).decode().splitlines()
+        return "!vault |\n" + "\n".join("            " + line for line in lines)
+
+    (tmp_path / "inventory.yml").write_text(textwrap.dedent("""
+        all:
+          hosts:
+            localhost: {ansible_connection: local, ansible_python_interpreter: "{{ ansible_playbook_python }}"}
+          children:
+            qube_workers:
+              hosts:
+                v1:
+                  qube_worker_install: false
+                  qube_proxy_password: %s
+                v2:
+                  qube_os: winnt
+                  qube_worker_install: false
+                  qube_worker_mode: desktop
+                  qube_desktop_user: artist
+                  qube_windows_auto_logon: true
+                  qube_windows_auto_logon_password: %s
+                v3:
+                  qube_worker_install: false
+                  qube_proxy_password: %s
+        """) % (inline("Real-Pass-1"), inline("Auto-Pass-2"), inline("Pip3lin3P@$$wd")))
+    (tmp_path / "play.yml").write_text(textwrap.dedent("""
+        - hosts: localhost
+          gather_facts: false
+          tasks:
+            - renderfarm.qube.qube_preflight:
+                hosts: "{{ groups.qube_workers }}"
+              register: preflight
+              ignore_errors: true
+            - ansible.builtin.copy:
+                content: "{{ preflight.errors | default([]) | to_json }}"
+                dest: "{{ out }}"
+        """))
+    out = tmp_path / "errors.json"
+    collections = next(p for p in sys.path if "renderfarm-qube-pytest" in p)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+                           "-i", str(tmp_path / "inventory.yml"), "--vault-password-file", str(vault_pass),
+                           str(tmp_path / "play.yml"), "-e", "out=%s" % out],
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    errors = json.loads(out.read_text())
+    assert len(errors) == 1 and errors[0].startswith("v3: qube_proxy_password is the vendor's published default")
+    for secret in ("Real-Pass-1", "Auto-Pass-2", "Pip3lin3"):
+        assert secret not in proc.stdout + proc.stderr + out.read_text()
