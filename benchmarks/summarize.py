@@ -73,6 +73,17 @@ def machine():
             "ansible": ansible[0] if ansible else ""}
 
 
+def tree_commit(tree):
+    """The commit the measured tree was at (``+dirty`` when its roles or plugins had local edits)."""
+    if not tree or not os.path.isdir(os.path.join(tree, ".git")):
+        return ""
+    git = ["git", "-C", tree]
+    head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    dirty = subprocess.run(git + ["status", "--porcelain", "--", "roles", "plugins", "site.yml"],
+                           capture_output=True, text=True, check=False)
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def main(argv=None):
     """Write the results file; print the side-by-side table; exit 1 on a failed assertion."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,7 +107,8 @@ def main(argv=None):
     if args.vars:
         with open(args.vars) as handle:
             extra_vars = handle.read()
-    result = {"workers": args.workers, "command": args.command, "tree": args.tree, "extra_group_vars": extra_vars,
+    result = {"workers": args.workers, "command": args.command, "tree": args.tree, "tree_commit": tree_commit(args.tree),
+              "extra_group_vars": extra_vars,
               "machine": machine(),
               "runs": runs, "ratios_to_floor": ratios,
               "targets": dict((k, {"max_ratio": v, "met": ratios[k] <= v}) for k, v in TARGETS.items()),
