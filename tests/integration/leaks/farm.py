@@ -5,6 +5,9 @@ Farm: lksup (stand-in supervisor) and four workers, one per identity path:
   lkw2  desktop mode (user artist); holds the vaulted auto-logon password (auto-logon off: Linux)
   lkw3  service mode, user mode (submitter alice); holds a vaulted Windows user-mode password entry
   lkw4  service mode, local proxy account, validation path the account cannot write: FAILS
+  lkwin inventory only (qube_os winnt, never contacted: every run has --limit 'all:!lkwin'); its
+        proxy password is placed central, so lksup runs qbhash and qbwrk.conf carries the
+        encrypted proxy_password (the supervisor role renders every worker of the group)
 """
 
 import dataclasses
@@ -25,6 +28,8 @@ PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 SUPERVISOR = LabHost("lksup", 180, supervisor=True)
 WORKERS = [LabHost("lkw1", 181), LabHost("lkw2", 182), LabHost("lkw3", 183), LabHost("lkw4", 184)]
 HOSTS = [SUPERVISOR] + WORKERS
+PAPER_WINDOWS = "lkwin"
+EXCLUDE_PAPER_HOST = "all:!" + PAPER_WINDOWS
 # Run on every worker before the first run (users the modes need, the validation folders).
 PREPARE_WORKER = ("id artist >/dev/null 2>&1 || useradd -m -s /bin/bash artist; "
                   "id alice >/dev/null 2>&1 || useradd -m -s /bin/bash alice; "
@@ -82,6 +87,9 @@ def farm_vars(package_files: List[str]) -> Dict[str, dict]:
                  "qube_user_mode_users": ["alice"],
                  "qube_windows_user_passwords": [{"name": "alice", "password": Vaulted(CANARIES["user_windows"])}]},
         "lkw4": {"qube_worker_mode": "service", "qube_validation_paths": ["/srv/locked"]},
+        PAPER_WINDOWS: {"ansible_host": "127.0.0.1", "ansible_connection": "winrm", "qube_os": "winnt",
+                        "qube_worker_mode": "service", "qube_worker_install": False,
+                        "qube_validation_paths": ["C:\\renders"]},
     }
     return {"all": common, **hosts}
 
@@ -89,7 +97,10 @@ def farm_vars(package_files: List[str]) -> Dict[str, dict]:
 def write_inventory(path: str, vault: Vault, variables: Dict[str, dict]) -> str:
     """Write the YAML inventory (supervisor group, worker group, per-host vars) to ``path``."""
     workers = {h.name: dict(ansible_host=h.address, **variables.get(h.name, {})) for h in WORKERS}
-    inventory = {"all": {"vars": variables["all"], "children": {
+    workers[PAPER_WINDOWS] = dict(variables[PAPER_WINDOWS])
+    # localhost is explicit, so a --limit can name it and the preflight play still runs.
+    local = {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}
+    inventory = {"all": {"vars": variables["all"], "hosts": local, "children": {
         "qube_supervisors": {"hosts": {SUPERVISOR.name: {"ansible_host": SUPERVISOR.address}}},
         "qube_workers": {"hosts": workers}}}}
     with open(path, "w", encoding="utf-8") as handle:
