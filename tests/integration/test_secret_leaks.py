@@ -16,11 +16,14 @@ encrypted proxy_password is mode 0600.
 Set LEAK_TEST_KEEP=1 to keep the lab hosts and the evidence folder for inspection.
 """
 
+import base64
+import binascii
 import json
 import os
 import re
 import sys
 import time
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -228,3 +231,18 @@ def test_encrypted_proxy_password_files_are_0600(evidence):
     assert any(path == "/etc/qbwrk.conf" for _host, path, _mode in checked), checked
     wide = [entry for entry in checked if entry[2] != "600"]
     assert not wide, "files with the encrypted proxy password not 0600: %s" % wide
+
+
+@pytest.mark.parametrize("encode", [
+    lambda s: s.encode(),
+    lambda s: ("x=%s;" % s).encode("utf-16-le"),
+    lambda s: base64.b64encode(b"ab" + s.encode() + b"cd"),
+    lambda s: base64.b64encode(("$p='%s'" % s).encode("utf-16-le")),
+    lambda s: quote_plus("pw=" + s).encode(),
+    lambda s: binascii.hexlify(b"\x01" + s.encode()),
+], ids=["plain", "utf16le", "base64", "base64-utf16le", "url", "hex"])
+def test_scanner_finds_each_form_inside_other_text(encode):
+    """The scanner itself can fail: a canary wrapped in any searched encoding is found."""
+    scanner = Scanner({"proxy": CANARIES["proxy"]})
+    assert scanner.scan("sample", b"before " + encode(CANARIES["proxy"]) + b" after")
+    assert not scanner.scan("clean", encode("Not-The-Canary-0000!"))
