@@ -13,6 +13,8 @@
 #                           repository; point it at a scratch copy to measure a proposed change)
 #              BENCH_TAG    suffix of the results file (results-N[-TAG].json)
 #              BENCH_VARS   YAML file appended to the workers' group_vars (e.g. qube_serial: 100%)
+#              BENCH_SITE_ARGS extra ansible-playbook arguments for the site.yml runs only (e.g.
+#                           "-e qube_serial=100%": serial is a play keyword, group_vars cannot set it)
 #              BENCH_KEEP=1 keep the hosts and the work directory (for inspection)
 set -euo pipefail
 
@@ -118,9 +120,10 @@ YAML
     if [[ -n ${BENCH_VARS:-} ]]; then cat "$BENCH_VARS" >> "$WORK/inventory/group_vars/qube_workers.yml"; fi
 }
 
-# timed NAME PLAYBOOK: one ansible-playbook run with cold ssh masters, in its own memory cgroup.
+# timed NAME PLAYBOOK [ARGS...]: one ansible-playbook run with cold ssh masters, in its own memory cgroup.
 timed() {
     local name=$1 playbook=$2 cg=$MEMCG_PARENT/qbench-$$-$1 rc=0
+    shift 2
     close_masters
     mkdir "$cg"
     cat /proc/loadavg > "$WORK/$name.load"
@@ -132,7 +135,7 @@ timed() {
         export ANSIBLE_CALLBACKS_ENABLED=renderfarm.qube.qube_report,bench_profile
         export BENCH_PROFILE_OUT=$WORK/$name.profile.json QUBE_REPORT_DIR=$WORK/reports
         exec /usr/bin/time -f '%e %U %S %M' -o "$WORK/$name.time" \
-            "$LAB" exec "$VENV_BIN/ansible-playbook" -i "$WORK/inventory" "$playbook"
+            "$LAB" exec "$VENV_BIN/ansible-playbook" -i "$WORK/inventory" "$@" "$playbook"
     ) > "$WORK/$name.log" 2>&1 || rc=$?
     cat /proc/loadavg >> "$WORK/$name.load"
     cat "$cg/memory.max_usage_in_bytes" > "$WORK/$name.memcg"
@@ -154,9 +157,10 @@ write_inventory
 
 timed floor_converge "$REPO/benchmarks/floor.yml"
 timed floor_idempotent "$REPO/benchmarks/floor.yml"
-timed site_converge "$TREE/site.yml"
-timed site_idempotent "$TREE/site.yml"
+read -r -a SITE_ARGS <<< "${BENCH_SITE_ARGS:-}"
+timed site_converge "$TREE/site.yml" "${SITE_ARGS[@]}"
+timed site_idempotent "$TREE/site.yml" "${SITE_ARGS[@]}"
 
 "$VENV_BIN/python" "$REPO/benchmarks/summarize.py" "$WORK" "$N" "$REPO/benchmarks/results-$N$TAG.json" \
-    --tree "$TREE" --command "benchmarks/run.sh $N${BENCH_TREE:+ BENCH_TREE=$BENCH_TREE}${BENCH_VARS:+ BENCH_VARS=$BENCH_VARS}" \
+    --tree "$TREE" --command "benchmarks/run.sh $N${BENCH_TREE:+ BENCH_TREE=$BENCH_TREE}${BENCH_VARS:+ BENCH_VARS=$BENCH_VARS}${BENCH_SITE_ARGS:+ BENCH_SITE_ARGS=\"$BENCH_SITE_ARGS\"}" \
     ${BENCH_VARS:+--vars "$BENCH_VARS"}

@@ -32,6 +32,15 @@ def _read(work, name, ext):
         return handle.read()
 
 
+def by_action(tasks):
+    """Wall seconds per module/action (``[ansible.builtin.copy]`` ...), largest first."""
+    totals = {}
+    for task in tasks:
+        action = task["task"].rsplit("[", 1)[-1].split("]", 1)[0]
+        totals[action] = totals.get(action, 0.0) + task["seconds"]
+    return [[action, round(seconds, 2)] for action, seconds in sorted(totals.items(), key=lambda i: -i[1])]
+
+
 def run_figures(work, name):
     """Figures of one run from its files in ``work``."""
     wall, user, sys_s, max_rss_kib = _read(work, name, "time").split()[-4:]
@@ -50,7 +59,8 @@ def run_figures(work, name):
         "changed_total": sum(c["changed"] for c in profile["hosts"].values()),
         "failed_total": sum(c["failed"] + c["unreachable"] for c in profile["hosts"].values()),
         "plays": profile["plays"],
-        "top_tasks": profile["tasks"][:15],
+        "seconds_by_action": by_action(profile["tasks"]),
+        "tasks": profile["tasks"],
         "loadavg_before": loads[0],
         "loadavg_after": loads[-1],
     }
