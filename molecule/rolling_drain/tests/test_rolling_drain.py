@@ -16,6 +16,7 @@ from farm import Farm, report_rows, run_site
 PORT_DRW1 = 50111
 PORT_DRW2 = 50122
 PORT_ALL = 50133
+PORT_FINAL = 50144  # differs from PORT_ALL, so a repeated verify changes drw3 again
 
 
 @pytest.fixture(scope="module")
@@ -122,13 +123,13 @@ def test_undrained_worker_is_left_untouched_and_fails_alone(farm, report_dir):
 
 def test_rerun_converges_then_is_idempotent_and_locks_nothing(farm, report_dir):
     """drw3 is idle now: it converges; a further run changes nothing and never locks a worker."""
-    rc, changed, out = run_site({"qube_worker_port": PORT_ALL}, report_dir=report_dir)
+    rc, changed, out = run_site({"qube_worker_port": PORT_FINAL}, report_dir=report_dir)
     assert rc == 0, out[-4000:]
-    assert "worker_port = %d" % PORT_ALL in farm.qb_conf("drw3")
+    assert "worker_port = %d" % PORT_FINAL in farm.qb_conf("drw3")
     assert farm.wait_active("drw3") == "active"
     watcher = farm.watch_locks()
     try:
-        rc, changed, out = run_site({"qube_worker_port": PORT_ALL}, report_dir=report_dir)
+        rc, changed, out = run_site({"qube_worker_port": PORT_FINAL}, report_dir=report_dir)
     finally:
         samples = farm.stop_watch(watcher)
     assert rc == 0, out[-4000:]
