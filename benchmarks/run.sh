@@ -150,7 +150,12 @@ for host in "${HOSTS[@]}"; do
 done
 log "creating ${#HOSTS[@]} hosts (octets $SUP_OCTET..$(( SUP_OCTET + N )))"
 lab_retry create bsup "$SUP_OCTET"
-for (( i = 1; i <= N; i++ )); do lab_retry create "${WORKERS[i-1]}" $(( SUP_OCTET + i )); done
+for (( i = 1; i <= N; i++ )); do
+    lab_retry create "${WORKERS[i-1]}" $(( SUP_OCTET + i ))
+    # What a studio's provisioning already gives a worker (as tests/lab/prepare-demo.yml does):
+    # the render share the validation job writes to. Not part of any measured run.
+    install -d -m 1777 "$QLAB_DIR/machines/${WORKERS[i-1]}/root/srv/renders"
+done
 lab_retry start "${HOSTS[@]}"
 lab_retry install-standin bsup
 write_inventory
