@@ -178,14 +178,26 @@ def scan_recent(scanner, root, since, skip_under):
                 continue
 
 
-def test_every_scenario_ends_as_designed(evidence):
-    """Good hosts converge and the FAILING paths really fail (else the scan proves little)."""
+def unexpected_outcomes(outcomes):
+    """Runs whose failed hosts or failed validations differ from the matrix (one line each).
+
+    A worker whose validation must fail may also fail in the recap: whether a failed validation
+    job is fatal or only reported is the identity role's policy, not this test's concern.
+    """
     wrong = []
-    for label, (run, failed, expected, invalid, expected_invalid) in evidence["outcomes"].items():
-        if failed != expected or (expected_invalid is not None and invalid != expected_invalid):
+    for label, (run, failed, expected, invalid, expected_invalid) in outcomes.items():
+        tolerated = set(expected_invalid or ())
+        if not expected <= failed or not failed <= expected | tolerated or \
+                (expected_invalid is not None and invalid != expected_invalid):
             wrong.append("%s: rc=%s failed hosts %s (expected %s), failed validations %s (expected %s)\n%s"
                          % (label, run.returncode, sorted(failed), sorted(expected), invalid, expected_invalid,
                             run.output[-2500:]))
+    return wrong
+
+
+def test_every_scenario_ends_as_designed(evidence):
+    """Good hosts converge and the FAILING paths really fail (else the scan proves little)."""
+    wrong = unexpected_outcomes(evidence["outcomes"])
     assert not wrong, "\n".join(wrong)
     for label in ("site-real", "rotate-real"):
         assert "/srv/locked" in evidence["outcomes"][label][0].output, label
