@@ -19,7 +19,7 @@ import glob
 import os
 
 import yaml
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleError, AnsibleUndefinedVariable
 from ansible.plugins.action import ActionBase
 from ansible_collections.renderfarm.qube.plugins.module_utils.preflight import known_variables, validate_farm
 from ansible_collections.renderfarm.qube.plugins.module_utils.settings import (
@@ -31,6 +31,9 @@ try:
 except ImportError:  # ansible-core before 2.19: vaulted values are AnsibleVaultEncryptedUnicode
     VaultHelper = None
 
+# Variables the checks read besides the qube_* ones (OS detection, groups, names).
+CONTEXT_VARIABLES = ("ansible_connection", "ansible_system", "ansible_os_family", "ansible_facts",
+                     "group_names", "inventory_hostname")
 ROLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "roles")
 
 
@@ -39,6 +42,28 @@ def is_vaulted(value):
     if VaultHelper is not None:
         return VaultHelper.get_ciphertext(value, with_tags=False) is not None
     return type(value).__name__ == "AnsibleVaultEncryptedUnicode"
+
+
+def resolve_hostvars(name, hostvars, errors):
+    """A plain dict of the variables the checks read, each templated on its own.
+
+    A variable that cannot be evaluated (say, it references a vault variable that is not loaded)
+    becomes a problem naming host and variable; the other variables are still checked. Only an
+    undefined variable's message is shown; for other failures the kind of error is (a message
+    could quote a value).
+    """
+    resolved = {}
+    for var in [str(v) for v in hostvars.keys() if str(v).startswith("qube_")] + list(CONTEXT_VARIABLES):
+        if var not in hostvars:
+            continue
+        try:
+            resolved[var] = hostvars[var]
+        except AnsibleUndefinedVariable as exc:
+            errors.append("%s: %s cannot be evaluated (%s). Define the variable it uses (is the vault file "
+                          "loaded?) or fix the expression." % (name, var, exc.message))
+        except AnsibleError as exc:
+            errors.append("%s: %s cannot be evaluated (%s). Fix the expression." % (name, var, type(exc).__name__))
+    return resolved
 
 
 def role_variables(roles_dir=ROLES_DIR):
@@ -76,7 +101,7 @@ class ActionModule(ActionBase):
             if host not in all_hostvars:
                 errors.append("%s: not in the inventory. Check the hosts list given to qube_preflight." % host)
                 continue
-            farm[host] = all_hostvars[host]
+            farm[host] = resolve_hostvars(host, all_hostvars[host], errors)
         try:
             errors.extend(validate_farm(farm, known_variables(role_variables()), is_vaulted))
         except AnsibleError as exc:
