@@ -172,3 +172,23 @@ def test_inline_vault_values_real_run(tmp_path):
     assert len(errors) == 1 and errors[0].startswith("v3: qube_proxy_password is the vendor's published default")
     for secret in ("Real-Pass-1", "Auto-Pass-2", "Pip3lin3"):
         assert secret not in proc.stdout + proc.stderr + out.read_text()
+
+
+def test_undefined_variable_is_one_problem_among_the_others():
+    """A variable that cannot be templated is reported by name; the host's other checks still run."""
+    from ansible.errors import AnsibleUndefinedVariable
+
+    class LazyHostvars(dict):
+        """Raises on access like HostVarsVars does for an undefined vault variable."""
+
+        def __getitem__(self, key):
+            if key == "qube_proxy_password":
+                raise AnsibleUndefinedVariable("'vault_qube_proxy_password' is undefined")
+            return dict.__getitem__(self, key)
+
+    hostvars = {"r1": LazyHostvars(qube_proxy_password="{{ vault_qube_proxy_password }}", qube_worker_cpus="x")}
+    result = action({"hosts": ["r1"]}).run(task_vars={"hostvars": hostvars})
+    assert result["errors"][0] == ("r1: qube_proxy_password cannot be evaluated ('vault_qube_proxy_password' is "
+                                   "undefined). Define the variable it uses (is the vault file loaded?) or fix "
+                                   "the expression.")
+    assert any(e.startswith("r1: qube_worker_cpus must be an integer") for e in result["errors"])
