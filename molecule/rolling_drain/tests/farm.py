@@ -19,7 +19,9 @@ SITE = os.path.join(REPO, "site.yml")
 QB = "/usr/local/pfx/qube/bin"
 SUPERVISOR = "drsup"
 WORKERS = ("drw1", "drw2", "drw3")
-LONG_JOB = "sleep 40; echo done"
+# Long enough that it still runs when a loaded run reaches the restart handler (>40 s seen on a
+# 2-core machine shared with other runs), so the drain really has to wait for it.
+LONG_JOB = "sleep 90; echo done"
 
 
 def lab_host(name):
