@@ -256,6 +256,10 @@ def _placement(key, variables, name, errors):
             errors.append("%s: %s is a bootstrap key and only works in the local qb.conf; remove it from "
                           "qube_config_placement_overrides (bootstrap keys are always local)." % (name, key))
         return "local"
+    if where not in ("central", "local"):
+        # Reported once by the choice check in _host(); fall back so every other problem of
+        # the host is still found in the same run.
+        return "central"
     return where
 
 

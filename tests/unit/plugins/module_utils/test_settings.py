@@ -149,3 +149,11 @@ def test_validate_farm_lists_every_problem_at_once():
                      "gpu: the section name 'gpu' is also a template name"):
         assert expected in joined, joined
     assert validate_farm({"a": {}, "b": {"qube_worker_cpus": 3}}) == []
+
+
+def test_unknown_placement_is_reported_not_raised():
+    errors = validate_host("w01", {"qube_config_placement": "remote", "qube_worker_cpus": 2})
+    assert any("qube_config_placement" in e for e in errors)
+    override_errors = validate_host(
+        "w01", {"qube_config_placement_overrides": {"worker_cpus": "remote"}, "qube_worker_cpus": 2})
+    assert override_errors  # an unknown per-key placement is refused, not a KeyError
