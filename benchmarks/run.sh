@@ -31,7 +31,7 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 
 N=${1:-}
-[[ $N =~ ^[0-9]+$ ]] && (( N >= 1 && N <= MAX_WORKERS )) || die "usage: run.sh N (1..$MAX_WORKERS workers)"
+if [[ ! $N =~ ^[0-9]+$ ]] || (( N < 1 || N > MAX_WORKERS )); then die "usage: run.sh N (1..$MAX_WORKERS workers)"; fi
 [[ $EUID -eq 0 ]] || die "run.sh must run as root (the lab needs it)"
 [[ -x $VENV_BIN/ansible-playbook ]] || die "no $VENV_BIN/ansible-playbook; run 'make venv'"
 
@@ -59,7 +59,7 @@ lab_retry() {
 close_masters() {
     local sock
     for sock in "$WORK"/cp/*; do
-        [[ -S $sock ]] && ssh -o ControlPath="$sock" -O exit bench-master >/dev/null 2>&1 || true
+        if [[ -S $sock ]]; then ssh -o ControlPath="$sock" -O exit bench-master >/dev/null 2>&1 || true; fi
     done
 }
 
