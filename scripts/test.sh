@@ -56,6 +56,16 @@ pytest_stage() {
   done
 }
 
+examples() {
+  stage "example inventories pass the preflight"
+  QUBE_REPORT_DIR=$(mktemp -d) ansible-playbook -i inventories/example-production playbooks/preflight.yml
+}
+
+bad_input() {
+  stage "bad-input matrix on the lab (every bad inventory refused, no managed file changed)"
+  tests/lab/lab.sh exec pytest -q -p no:cacheprovider tests/integration/test_bad_input.py
+}
+
 build() {
   stage "ansible-galaxy collection build"
   rm -rf build && mkdir -p build
@@ -105,6 +115,8 @@ case "${1:-all}" in
   units) units ;;
   pytest) pytest_stage ;;
   build) build ;;
+  examples) examples ;;
+  bad-input) trap cleanup EXIT; bad_input ;;
   molecule) shift; trap cleanup EXIT; molecule_stage "$@" ;;
   all)
     trap cleanup EXIT
@@ -113,7 +125,9 @@ case "${1:-all}" in
     run units units
     run pytest pytest_stage
     run build build
+    run examples examples
     run molecule molecule_stage
+    run bad-input bad_input
     summary ;;
-  *) echo "usage: $0 [lint|sanity|units|pytest|build|molecule [scenario...]|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [lint|sanity|units|pytest|build|examples|molecule [scenario...]|bad-input|all]" >&2; exit 2 ;;
 esac
