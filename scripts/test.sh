@@ -66,6 +66,11 @@ bad_input() {
   tests/lab/lab.sh exec pytest -q -p no:cacheprovider tests/integration/test_bad_input.py
 }
 
+leaks() {
+  stage "secret-leak scan: canary passwords across the scenario matrix at -vvvv, --diff, check and real"
+  tests/lab/lab.sh exec pytest -q -s -p no:cacheprovider tests/integration/test_secret_leaks.py
+}
+
 build() {
   stage "ansible-galaxy collection build"
   rm -rf build && mkdir -p build
@@ -117,6 +122,7 @@ case "${1:-all}" in
   build) build ;;
   examples) examples ;;
   bad-input) trap cleanup EXIT; bad_input ;;
+  leaks) trap cleanup EXIT; leaks ;;
   molecule) shift; trap cleanup EXIT; molecule_stage "$@" ;;
   all)
     trap cleanup EXIT
@@ -128,6 +134,7 @@ case "${1:-all}" in
     run examples examples
     run molecule molecule_stage
     run bad-input bad_input
+    run leaks leaks
     summary ;;
-  *) echo "usage: $0 [lint|sanity|units|pytest|build|examples|molecule [scenario...]|bad-input|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [lint|sanity|units|pytest|build|examples|molecule [scenario...]|bad-input|leaks|all]" >&2; exit 2 ;;
 esac
