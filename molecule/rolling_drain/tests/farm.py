@@ -84,15 +84,23 @@ class Farm:
         return self.hosts().get(worker, {}).get("state")
 
     def watch_locks(self):
-        """Start sampling, on the supervisor, how many workers are locked (every 0.2 s)."""
-        loop = (f"while :; do {QB}/qbhosts --xml | grep -c '<locked>1</locked>'; sleep 0.2; done")
-        pid = self.sup.check_output(f"nohup sh -c {shlex.quote(loop)} >/tmp/lockwatch.out 2>&1 & echo $!")
-        return int(pid)
+        """Start sampling, on the supervisor, how many workers are locked (every 0.2 s).
 
-    def stop_watch(self, pid):
+        Returns ``(pid, path)``; the sampler stops itself after 15 minutes if never stopped.
+        """
+        path = self.sup.check_output("mktemp /tmp/lockwatch.XXXXXX")
+        loop = (f"end=$(($(date +%s)+900)); while [ $(date +%s) -lt $end ]; do "
+                f"{QB}/qbhosts --xml | grep -c '<locked>1</locked>'; sleep 0.2; done")
+        pid = self.sup.check_output(f"nohup sh -c {shlex.quote(loop)} >{path} 2>&1 & echo $!")
+        return int(pid), path
+
+    def stop_watch(self, watcher):
         """Stop the sampler started by :meth:`watch_locks`; return its samples."""
+        pid, path = watcher
         self.sup.run(f"kill {int(pid)}")
-        return self.sup.check_output("cat /tmp/lockwatch.out").split()
+        samples = self.sup.check_output(f"cat {shlex.quote(path)}").split()
+        self.sup.run(f"rm -f {shlex.quote(path)}")
+        return samples
 
     # --- workers ---
 
