@@ -66,6 +66,18 @@ bad_input() {
   tests/lab/lab.sh exec pytest -q -p no:cacheprovider tests/integration/test_bad_input.py
 }
 
+windows_ad() {
+  stage "Windows path against the WinRM double, logons decided by the lab's real Samba AD DC"
+  tests/lab/dc.sh provision
+  # shellcheck source=../tests/lab/ad-users.env
+  . tests/lab/ad-users.env
+  local rc=0
+  QUBE_TEST_DC=10.88.0.5 QUBE_TEST_DC_PASSWORD="$QLAB_AD_USER_PASSWORD" \
+    tests/lab/lab.sh exec pytest -q -rs -p no:cacheprovider tests/winrm_double/tests/test_ad_mode.py || rc=$?
+  tests/lab/dc.sh stop
+  return "$rc"
+}
+
 leaks() {
   stage "secret-leak scan: canary passwords across the scenario matrix at -vvvv, --diff, check and real"
   tests/lab/lab.sh exec pytest -q -s -p no:cacheprovider tests/integration/test_secret_leaks.py
@@ -123,6 +135,7 @@ case "${1:-all}" in
   examples) examples ;;
   bad-input) trap cleanup EXIT; bad_input ;;
   leaks) trap cleanup EXIT; leaks ;;
+  windows-ad) trap cleanup EXIT; windows_ad ;;
   molecule) shift; trap cleanup EXIT; molecule_stage "$@" ;;
   all)
     trap cleanup EXIT
@@ -133,8 +146,9 @@ case "${1:-all}" in
     run build build
     run examples examples
     run molecule molecule_stage
+    run windows-ad windows_ad
     run bad-input bad_input
     run leaks leaks
     summary ;;
-  *) echo "usage: $0 [lint|sanity|units|pytest|build|examples|molecule [scenario...]|bad-input|leaks|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [lint|sanity|units|pytest|build|examples|molecule [scenario...]|bad-input|leaks|windows-ad|all]" >&2; exit 2 ;;
 esac
