@@ -74,8 +74,16 @@ def standin_deb():
 
 def good_inventory(folder, password):
     """Write a good inventory for bisup/biw1/biw2 into ``folder``; group_vars are directories."""
-    with open(os.path.join(QLAB_DIR, "inventory.yml")) as handle:
-        connection = yaml.safe_load(handle)["all"]["vars"]
+    # The same connection settings the lab's own inventory writer uses (tests/lab/lib/farm.sh);
+    # written here so the matrix does not depend on a `lab.sh up` having run.
+    connection = {
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": os.path.join(QLAB_DIR, "ssh", "id_ed25519"),
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_ssh_common_args": "-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=%s/%%C "
+                                   "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+                                   % os.path.join(QLAB_DIR, "cp"),
+    }
     inventory = {"all": {"vars": connection, "children": {
         "qube_supervisors": {"hosts": {"bisup": {"ansible_host": "10.88.0.%d" % HOSTS["bisup"]}}},
         "qube_workers": {"hosts": dict((w, {"ansible_host": "10.88.0.%d" % HOSTS[w]}) for w in WORKERS)}}}}
