@@ -390,3 +390,13 @@ def validate_via_qube(result, qbsub, qbout, worker_name, expected_user, submit_a
     users = [line.strip() for line in out.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
     ran_as = users[-1] if users else "(no output)"
     return add(ran_as == expected_user, "job %s ran as %s (expected %s)" % (job_id, ran_as, expected_user))
+
+
+def validation_record_text(account, domain, report):
+    """The operators' record of a validation: identity, verdict and which checks passed; no secret.
+
+    The same text the role wrote with ``to_nice_json(sort_keys=true)`` before the module kept it.
+    """
+    record = {"identity": "\\".join(part for part in (domain, account) if part), "ok": bool(report.get("ok")),
+              "checks": dict((check.get("name"), bool(check.get("ok"))) for check in report.get("checks", []))}
+    return json.dumps(record, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"

@@ -364,18 +364,42 @@ def install_needed(version, installed, packages=None, package_files=None):
     """Whether the worker packages must be installed.
 
     ``installed`` is ``ansible_facts['packages']`` (name -> list of ``{"version": ...}``).
-    Without ``version`` the package tools decide (they are idempotent). With it, installation is
-    skipped when any of the package names (repository names, or names parsed from the package
-    files) is installed at that version.
+    With ``version``, installation is skipped when any of the package names (repository names,
+    or names parsed from the package files) is installed at that version. Without it, package
+    files (deb/rpm) are skipped when every one of them is installed at the version its file name
+    carries; repository packages and other files are left to the package tools (idempotent).
     """
-    if not version:
+    installed = installed or {}
+    if version:
+        names = list(packages or []) + [package_name(f) for f in package_files or []]
+        return not any(_has_version(installed.get(name), version) for name in names)
+    parsed = [package_version(f) for f in package_files or []]
+    if not parsed or any(v is None for v in parsed):
         return True
-    names = list(packages or []) + [package_name(f) for f in package_files or []]
-    for name in names:
-        for pkg in (installed or {}).get(name, []):
-            if str(pkg.get("version", "")) == str(version):
-                return False
-    return True
+    return not all(_has_version(installed.get(package_name(f)), v) for f, v in zip(package_files, parsed))
+
+
+def _has_version(entries, version):
+    for pkg in entries or []:
+        found = str(pkg.get("version", ""))
+        # apt reports an epoch ("1:8.0-0") that deb file names leave out; rpm adds "-release".
+        if found == version or found.split(":", 1)[-1] == version or \
+                "%s-%s" % (found, pkg.get("release", "")) == version:
+            return True
+    return False
+
+
+def package_version(path):
+    """Version from a deb (``name_version_arch.deb``) or rpm (``name-version-release.arch.rpm``) file name."""
+    base = posixpath.basename(str(path).replace("\\", "/"))
+    if base.endswith(".deb"):
+        parts = base[:-4].split("_")
+        return parts[1] if len(parts) == 3 else None
+    if base.endswith(".rpm"):
+        stem = base[:-4].rsplit(".", 1)[0]
+        parts = stem.rsplit("-", 2)
+        return "%s-%s" % (parts[1], parts[2]) if len(parts) == 3 else None
+    return None
 
 
 def package_name(path):

@@ -105,6 +105,13 @@ options:
     description: Run the validation job as the identity.
     type: bool
     default: true
+  validation_record:
+    description:
+      - After a validation (passed or failed), keep which checks passed in
+        C(<state_dir>/identity_validation.json) (mode C(0644), no secret), for operators; rewritten
+        only when it changes, and then reported as a change.
+    type: bool
+    default: false
   validation_paths:
     description: Directories the identity must be able to write, read and delete a probe file in.
     type: list
@@ -583,9 +590,29 @@ def validate_identity(module, result):
                                    find_program(module, params["qbout_path"]), host, resolved,
                                    submit_as=submit_as, timeout=params["validation_timeout"])
     result["validation"] = report
+    if params["validation_record"]:
+        keep_validation_record(module, result, report)
     if not report["ok"]:
         err = report["error"]
         raise IdentityError("%s. Fix: %s." % (err["message"], err["fix"]))
+
+
+def keep_validation_record(module, result, report):
+    params = module.params
+    path = os.path.join(params["state_dir"], "identity_validation.json")
+    text = identity.validation_record_text(params["account"], params["domain"], report)
+    if read_text(path) == text:
+        return
+    result["changed"] = True
+    if module.check_mode:
+        return
+    if not os.path.isdir(params["state_dir"]):
+        os.makedirs(params["state_dir"], 0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".identity_validation.", dir=params["state_dir"])
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    module.atomic_move(tmp, path)
 
 
 def run_windows(module):
@@ -618,6 +645,7 @@ ARGUMENT_SPEC = dict(
     backup=dict(type="bool", default=True),
     state_dir=dict(type="path", default="/var/lib/renderfarm-qube"),
     validate=dict(type="bool", default=True),
+    validation_record=dict(type="bool", default=False),
     validation_paths=dict(type="list", elements="path", default=[]),
     validation_command=dict(type="list", elements="str", default=[]),
     validation_timeout=dict(type="int", default=60),

@@ -330,3 +330,26 @@ def test_autostart_entry_passes_desktop_file_validate(tmp_path):
     run = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True,
                          timeout=60, check=False)
     assert run.returncode == 0 and not run.stdout.strip(), run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("path, version", [
+    ("/srv/qube-standin_8.0.0~standin1_all.deb", "8.0.0~standin1"),
+    ("files/qube-core-8.0-0.CENTOS_8.2.x86_64.rpm", "8.0-0.CENTOS_8.2"),
+    ("C:\\pkgs\\qube-worker-8.0-0-WIN32-6.3-x64.msi", None),
+    ("odd.deb", None),
+])
+def test_package_version(path, version):
+    assert modes.package_version(path) == version
+
+
+def test_install_needed_from_package_file_versions():
+    deb = "/x/qube-standin_8.0.0~standin1_all.deb"
+    assert modes.install_needed(None, {"qube-standin": [{"version": "8.0.0~standin1"}]}, package_files=[deb]) is False
+    assert modes.install_needed(None, {"qube-standin": [{"version": "1:8.0.0~standin1"}]}, package_files=[deb]) is False
+    assert modes.install_needed(None, {"qube-standin": [{"version": "7.5"}]}, package_files=[deb]) is True
+    assert modes.install_needed(None, {}, package_files=[deb]) is True
+    rpm = "qube-core-8.0-0.CENTOS_8.2.x86_64.rpm"
+    assert modes.install_needed(None, {"qube-core": [{"version": "8.0", "release": "0.CENTOS_8.2"}]},
+                                package_files=[rpm]) is False
+    # A file whose version cannot be read: the package tool decides.
+    assert modes.install_needed(None, {"x": [{"version": "1"}]}, package_files=[deb, "x.msi"]) is True

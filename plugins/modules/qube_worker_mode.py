@@ -1,0 +1,407 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: qube_worker_mode
+short_description: Put a Linux Qube! worker in service mode or Desktop User mode in one call
+version_added: "0.2.0"
+description:
+  - Looks up the desktop users on the host, reads what the last run recorded, plans the mode with
+    the collection's C(modes) module_utils (the same plan the role uses on macOS and Windows) and
+    applies it, all in one round trip.
+  - Service mode, the systemd unit O(worker_unit) enabled and started, pinned to root by a
+    drop-in; no desktop trace is left.
+  - Desktop User mode, the system unit disabled and stopped; a user unit
+    C(/etc/systemd/user/qube-desktop-worker.service) that runs only for O(desktop_user) and is
+    enabled for every login (it starts at the user's login and stops at logout), an XDG autostart
+    entry in the user's C(~/.config/autostart), linger only when O(linger=true); a session that
+    is already open gets the worker at once.
+  - Items for a user that was the desktop user at the last run are removed, and linger is only
+    ever disabled when the record says this collection enabled it.
+  - Files are written atomically (temporary file and rename in the same folder); a file that
+    already has the wanted content, owner and mode is not touched.
+  - The record (mode, desktop user, linger; no secret) goes to O(record_path), in a folder that
+    only root can read.
+author:
+  - renderfarm.qube maintainers (@renderfarm-qube)
+options:
+  mode:
+    description: V(service) or V(desktop).
+    type: str
+    choices: [service, desktop]
+    required: true
+  desktop_user:
+    description: The account whose login session runs the worker in desktop mode.
+    type: str
+    default: ""
+  linger:
+    description: Keep the desktop user's systemd manager (and so the worker) running without a login.
+    type: bool
+    default: false
+  qbdir:
+    description: Qube! installation folder (the worker binary is C(<qbdir>/sbin/worker)).
+    type: path
+    default: /usr/local/pfx/qube
+  worker_unit:
+    description: Name of the worker's system unit, without C(.service).
+    type: str
+    default: worker
+  record_path:
+    description: Where the applied mode is recorded for the next run.
+    type: path
+    default: /var/lib/renderfarm-qube/worker_mode.json
+  host:
+    description: Inventory name of the host, used in error messages.
+    type: str
+    default: this host
+extends_documentation_fragment: []
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: [linux]
+notes:
+  - Linux with systemd only; macOS and Windows hosts use the role's task files, which apply the
+    same plan with community.general.launchd, ansible.windows and community.windows modules.
+"""
+
+EXAMPLES = r"""
+- name: Desktop User mode for artist
+  renderfarm.qube.qube_worker_mode:
+    mode: desktop
+    desktop_user: artist
+    host: "{{ inventory_hostname }}"
+  register: mode_result
+
+- name: Service mode
+  renderfarm.qube.qube_worker_mode:
+    mode: service
+"""
+
+RETURN = r"""
+mode:
+  description: The mode now in effect.
+  returned: always
+  type: str
+  sample: service
+previous:
+  description: What the last run recorded (empty on a fresh host).
+  returned: always
+  type: dict
+  sample: {mode: desktop, desktop_user: artist, linger: false, auto_logon: false}
+definition_changed:
+  description: The running worker's definition (drop-in or user unit) changed while the mode stayed
+    the same, so a running worker should be restarted (drained) to pick it up.
+  returned: always
+  type: bool
+job_flags_required:
+  description: Job flags the supervisor must add for this mode (none on Linux).
+  returned: always
+  type: list
+  elements: str
+actions:
+  description: What was done (or, in check mode, would be done), one line each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write /etc/systemd/system/worker.service.d/renderfarm-qube-mode.conf", "enable worker"]
+"""
+
+import json
+import os
+import pwd
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible_collections.renderfarm.qube.plugins.module_utils import modes
+
+LINGER_DIR = "/var/lib/systemd/linger"
+
+
+class Applier:
+    """Applies one host's plan; records every action; writes nothing in check mode."""
+
+    def __init__(self, module):
+        self.module = module
+        self.check = module.check_mode
+        self.actions = []
+        self.diff = []
+
+    def _act(self, text):
+        self.actions.append(text)
+
+    # Files ---------------------------------------------------------------------------------
+    def _attrs_ok(self, st, uid, gid, mode):
+        return st.st_uid == uid and st.st_gid == gid and (st.st_mode & 0o7777) == mode
+
+    def directory(self, path, uid=0, gid=0, mode=0o755):
+        """Create ``path`` (parents too) or fix its owner and mode. True when changed."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            parent = os.path.dirname(path)
+            if parent and parent != path and not os.path.isdir(parent):
+                self.directory(parent)
+            self._act("create folder %s" % path)
+            self.diff.append({"before_header": path, "after_header": path,
+                              "before": {"path": path, "state": "absent"},
+                              "after": {"path": path, "state": "directory"}})
+            if not self.check:
+                os.mkdir(path, mode)
+                os.chown(path, uid, gid)
+                os.chmod(path, mode)
+            return True
+        if self._attrs_ok(st, uid, gid, mode):
+            return False
+        self._act("set owner/mode of %s" % path)
+        if not self.check:
+            os.chown(path, uid, gid)
+            os.chmod(path, mode)
+        return True
+
+    def file(self, path, content, uid=0, gid=0, mode=0o644):
+        """Write ``content`` to ``path`` atomically when it differs. True when changed."""
+        data = to_bytes(content)
+        try:
+            with open(path, "rb") as handle:
+                before = handle.read()
+            st = os.stat(path)
+        except FileNotFoundError:
+            before, st = None, None
+        if before == data:
+            if self._attrs_ok(st, uid, gid, mode):
+                return False
+            self._act("set owner/mode of %s" % path)
+            if not self.check:
+                os.chown(path, uid, gid)
+                os.chmod(path, mode)
+            return True
+        self._act("write %s" % path)
+        self.diff.append({"before_header": path, "after_header": path,
+                          "before": "" if before is None else before.decode("utf-8", "replace"),
+                          "after": content})
+        if not self.check:
+            fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=os.path.dirname(path))
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.chown(tmp, uid, gid)
+                os.chmod(tmp, mode)
+                self.module.atomic_move(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        return True
+
+    def link(self, path, src):
+        try:
+            current = os.readlink(path)
+        except FileNotFoundError:
+            current = None
+        except OSError:  # a regular file where the link belongs
+            current = ""
+        if current == src:
+            return False
+        self._act("link %s -> %s" % (path, src))
+        self.diff.append({"before_header": path, "after_header": path,
+                          "before": {"path": path, "src": current},
+                          "after": {"path": path, "src": src}})
+        if not self.check:
+            if current is not None:
+                os.unlink(path)
+            os.symlink(src, path)
+        return True
+
+    def absent(self, path):
+        if not os.path.lexists(path):
+            return False
+        self._act("remove %s" % path)
+        self.diff.append({"before_header": path, "after_header": path,
+                          "before": {"path": path, "state": "present"},
+                          "after": {"path": path, "state": "absent"}})
+        if not self.check:
+            os.unlink(path)
+        return True
+
+    # Commands ------------------------------------------------------------------------------
+    def query(self, argv):
+        """A read-only command: (rc, stdout). Runs in check mode too."""
+        rc, out, _err = self.module.run_command(argv)
+        return rc, out.strip()
+
+    def do(self, argv, text):
+        """A command that changes the host: skipped (but reported) in check mode."""
+        self._act(text)
+        if self.check:
+            return
+        rc, out, err = self.module.run_command(argv)
+        if rc != 0:
+            self.module.fail_json(msg="%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()),
+                                  actions=self.actions)
+
+
+def lookup(user):
+    """``{uid, gid, home, home_exists}`` of a local or directory account, or None."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return None
+    return {"uid": entry.pw_uid, "gid": entry.pw_gid, "home": entry.pw_dir,
+            "home_exists": os.path.isdir(entry.pw_dir)}
+
+
+def read_record(path):
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def record_text(record):
+    # The same text as to_nice_json(sort_keys=true) in the macOS and Windows task files.
+    return json.dumps(record, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+
+
+def user_manager_running(app, uid):
+    return app.query(["systemctl", "is-active", "user@%d.service" % uid])[0] == 0
+
+
+def apply_linux(app, linux, record_path, record):
+    unit = linux["system_unit"]["name"]
+    user_unit = linux["user_unit"]
+    managers = [u for u in linux["users"] if u["exists"] and user_manager_running(app, u["uid"])]
+
+    def session(user, *verb):
+        return ["systemctl", "--user", "--machine=%s@.host" % user] + list(verb)
+
+    # A user who no longer owns the worker: stop it in their open session first.
+    for entry in managers:
+        if entry["session_worker"] == "stopped" and app.query(session(entry["user"], "is-active", user_unit["name"]))[0] == 0:
+            app.do(session(entry["user"], "stop", user_unit["name"]),
+                   "stop %s in the session of %s" % (user_unit["name"], entry["user"]))
+
+    dropin = linux["system_dropin"]
+    if dropin["state"] == "present":
+        app.directory(dropin["dir"])
+        dropin_changed = app.file(dropin["path"], dropin["content"])
+    else:
+        dropin_changed = app.absent(dropin["path"])
+
+    link = linux["user_unit_link"]
+    if user_unit["state"] == "present":
+        app.directory(os.path.dirname(user_unit["path"]))
+        unit_changed = app.file(user_unit["path"], user_unit["content"])
+        app.directory(os.path.dirname(link["path"]))
+        app.link(link["path"], link["src"])
+    else:
+        app.absent(link["path"])
+        unit_changed = app.absent(user_unit["path"])
+
+    for entry in linux["users"]:
+        if entry["exists"]:
+            if entry["autostart_state"] == "present":
+                app.directory(entry["autostart_dir"], entry["uid"], entry["gid"], 0o755)
+                app.file(entry["autostart_path"], linux["autostart_content"], entry["uid"], entry["gid"], 0o644)
+            else:
+                app.absent(entry["autostart_path"])
+        lingering = os.path.exists(os.path.join(LINGER_DIR, entry["user"]))
+        if entry["linger"] == "present" and not lingering:
+            app.do(["loginctl", "enable-linger", entry["user"]], "enable linger for %s" % entry["user"])
+        elif entry["linger"] == "absent" and lingering:
+            app.do(["loginctl", "disable-linger", entry["user"]], "disable linger for %s" % entry["user"])
+
+    if dropin_changed:
+        app.do(["systemctl", "daemon-reload"], "systemctl daemon-reload")
+    want_enabled = linux["system_unit"]["enabled"]
+    enabled = app.query(["systemctl", "is-enabled", unit])[1] in ("enabled", "enabled-runtime")
+    if want_enabled != enabled:
+        verb = "enable" if want_enabled else "disable"
+        app.do(["systemctl", verb, unit], "%s %s" % (verb, unit))
+    want_active = linux["system_unit"]["state"] == "started"
+    active = app.query(["systemctl", "is-active", unit])[0] == 0
+    if want_active != active:
+        verb = "start" if want_active else "stop"
+        app.do(["systemctl", verb, unit], "%s %s" % (verb, unit))
+
+    # The desktop user's session is already open: start the worker there now.
+    for entry in managers:
+        # (A changed definition of a worker already running there is the restart handler's job.)
+        if entry["session_worker"] == "started" and \
+                app.query(session(entry["user"], "is-active", user_unit["name"]))[0] != 0:
+            app.do(session(entry["user"], "daemon-reload"), "reload the user manager of %s" % entry["user"])
+            app.do(session(entry["user"], "start", user_unit["name"]),
+                   "start %s in the open session of %s" % (user_unit["name"], entry["user"]))
+
+    app.directory(os.path.dirname(record_path), 0, 0, 0o700)
+    app.file(record_path, record_text(record), 0, 0, 0o644)
+    return dropin_changed or unit_changed
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            mode=dict(type="str", required=True, choices=list(modes.MODES)),
+            desktop_user=dict(type="str", default=""),
+            linger=dict(type="bool", default=False),
+            qbdir=dict(type="path", default=modes.DEFAULT_QBDIR["Linux"]),
+            worker_unit=dict(type="str", default="worker"),
+            record_path=dict(type="path", default="/var/lib/renderfarm-qube/worker_mode.json"),
+            host=dict(type="str", default="this host"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    mode, user = p["mode"], p["desktop_user"] or ""
+    previous = read_record(p["record_path"])
+    account = lookup(user) if user else None
+    errors = modes.validate(
+        p["host"], mode, "Linux", desktop_user=user,
+        user_exists=(account is not None) if user else None,
+        home_exists=account["home_exists"] if account else None)
+    if errors:
+        module.fail_json(msg=" ".join(errors), errors=errors)
+
+    accounts = {}
+    for name in (user, previous.get("desktop_user")):
+        if name and name not in accounts:
+            found = account if name == user else lookup(name)
+            if found:
+                accounts[name] = found
+    try:
+        plan = modes.plan(mode, "Linux", desktop_user=user, linger=p["linger"], accounts=accounts,
+                          previous=previous, qbdir=p["qbdir"], worker_unit=p["worker_unit"])
+    except ValueError as exc:
+        module.fail_json(msg="host %s: %s" % (p["host"], to_native(exc)))
+
+    app = Applier(module)
+    try:
+        definition_changed = apply_linux(app, plan["linux"], p["record_path"], plan["record"])
+    except OSError as exc:
+        module.fail_json(msg="host %s: %s: %s" % (p["host"], exc.filename or "", exc.strerror or to_native(exc)),
+                         actions=app.actions)
+    result = {
+        "changed": bool(app.actions), "mode": plan["mode"], "previous": previous,
+        "definition_changed": bool(definition_changed) and previous.get("mode") == mode,
+        "job_flags_required": plan["job_flags_required"], "actions": app.actions,
+    }
+    if module._diff:
+        result["diff"] = app.diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""qube_worker_mode: the file/link/folder primitives (atomic, idempotent, check mode) and the record.
+
+The whole module runs on real hosts in molecule service_mode, desktop_mode and mode_flip.
+"""
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.renderfarm.qube.plugins.modules import qube_worker_mode as qwm
+
+UID, GID = os.getuid(), os.getgid()
+
+
+class FakeModule:
+    def __init__(self, check=False):
+        self.check_mode = check
+        self.commands = []
+
+    def atomic_move(self, src, dest):
+        os.rename(src, dest)
+
+    def run_command(self, argv):
+        self.commands.append(argv)
+        return 0, "", ""
+
+    def fail_json(self, **kwargs):
+        raise AssertionError(kwargs)
+
+
+def test_file_written_then_unchanged(tmp_path):
+    app = qwm.Applier(FakeModule())
+    path = str(tmp_path / "unit.conf")
+    assert app.file(path, "a\n", UID, GID, 0o644) is True
+    assert open(path).read() == "a\n" and oct(os.stat(path).st_mode & 0o7777) == "0o644"
+    assert app.diff[-1]["before"] == "" and app.diff[-1]["after"] == "a\n"
+    again = qwm.Applier(FakeModule())
+    assert again.file(path, "a\n", UID, GID, 0o644) is False
+    assert again.actions == [] and again.diff == []
+    assert os.listdir(str(tmp_path)) == ["unit.conf"]  # no temporary file left
+
+
+def test_file_mode_fixed_without_rewrite(tmp_path):
+    path = tmp_path / "record.json"
+    path.write_text("x")
+    os.chmod(str(path), 0o600)
+    app = qwm.Applier(FakeModule())
+    assert app.file(str(path), "x", UID, GID, 0o644) is True
+    assert app.actions == ["set owner/mode of %s" % path] and app.diff == []
+    assert oct(os.stat(str(path)).st_mode & 0o7777) == "0o644"
+
+
+def test_check_mode_reports_and_writes_nothing(tmp_path):
+    app = qwm.Applier(FakeModule(check=True))
+    folder = str(tmp_path / "a" / "b")
+    assert app.directory(folder) is True
+    assert app.file(os.path.join(folder, "f"), "new") is True
+    assert app.link(str(tmp_path / "l"), "/target") is True
+    app.do(["systemctl", "enable", "worker"], "enable worker")
+    assert os.listdir(str(tmp_path)) == []
+    assert app.module.commands == []
+    assert app.actions == ["create folder %s" % (tmp_path / "a"), "create folder %s" % folder,
+                           "write %s/f" % folder, "link %s/l -> /target" % tmp_path, "enable worker"]
+
+
+def test_link_replaced_and_absent(tmp_path):
+    link = str(tmp_path / "l")
+    os.symlink("/old", link)
+    app = qwm.Applier(FakeModule())
+    assert app.link(link, "/new") is True and os.readlink(link) == "/new"
+    assert app.link(link, "/new") is False
+    assert app.absent(link) is True and not os.path.lexists(link)
+    assert app.absent(link) is False
+
+
+def test_query_runs_in_check_mode_do_does_not():
+    module = FakeModule(check=True)
+    app = qwm.Applier(module)
+    assert app.query(["systemctl", "is-active", "worker"]) == (0, "")
+    app.do(["systemctl", "start", "worker"], "start worker")
+    assert module.commands == [["systemctl", "is-active", "worker"]]
+
+
+def test_record_text_is_stable_sorted_json():
+    text = qwm.record_text({"mode": "service", "desktop_user": None, "linger": False, "auto_logon": False})
+    assert text.endswith("}\n") and json.loads(text)["mode"] == "service"
+    assert text.index('"auto_logon"') < text.index('"mode"')
+
+
+def test_read_record_missing_or_broken(tmp_path):
+    assert qwm.read_record(str(tmp_path / "none.json")) == {}
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    assert qwm.read_record(str(bad)) == {}
+    good = tmp_path / "good.json"
+    good.write_text('{"mode": "desktop", "desktop_user": "artist"}')
+    assert qwm.read_record(str(good))["desktop_user"] == "artist"
+
+
+def test_lookup_finds_root_and_not_a_stranger():
+    assert qwm.lookup("root")["uid"] == 0
+    assert qwm.lookup("no-such-user-qube") is None
+
+
+@pytest.mark.parametrize("mode, previous, enabled, active, expect", [
+    ("service", {}, "disabled", 3, ["enable worker", "start worker"]),
+    ("service", {"mode": "service"}, "enabled", 0, []),
+    ("desktop", {"mode": "service"}, "enabled", 0, ["disable worker", "stop worker"]),
+])
+def test_system_unit_follows_the_plan(tmp_path, monkeypatch, mode, previous, enabled, active, expect):
+    """apply_linux with the plan's system files redirected into tmp_path."""
+    from ansible_collections.renderfarm.qube.plugins.module_utils import modes
+
+    class Module(FakeModule):
+        def run_command(self, argv):
+            self.commands.append(argv)
+            if argv[:2] == ["systemctl", "is-enabled"]:
+                return 0, enabled + "\n", ""
+            if argv[:2] == ["systemctl", "is-active"]:
+                return active, "", ""
+            return 0, "", ""
+
+    plan = modes.plan(mode, "Linux", desktop_user="root" if mode == "desktop" else None,
+                      accounts={"root": {"uid": 0, "gid": 0, "home": str(tmp_path / "home")}}, previous=previous)
+    linux = plan["linux"]
+    for key in ("system_dropin", "user_unit", "user_unit_link"):
+        linux[key]["path"] = str(tmp_path) + linux[key]["path"]
+    linux["system_dropin"]["dir"] = str(tmp_path) + linux["system_dropin"]["dir"]
+    linux["user_unit_link"]["src"] = linux["user_unit"]["path"]
+    for user in linux["users"]:
+        user["exists"] = False  # no user manager or autostart in this test
+    module = Module()
+    app = qwm.Applier(module)
+    qwm.apply_linux(app, linux, str(tmp_path / "state" / "worker_mode.json"), plan["record"])
+    unit_actions = [a for a in app.actions if a.split()[0] in ("enable", "disable", "start", "stop")]
+    assert unit_actions == expect
+    assert json.loads((tmp_path / "state" / "worker_mode.json").read_text())["mode"] == mode
+    assert oct(os.stat(str(tmp_path / "state")).st_mode & 0o7777) == "0o700"
