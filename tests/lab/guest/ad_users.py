@@ -5,6 +5,7 @@ Reads KEY='value' lines (tests/lab/ad-users.env) on stdin, so no password is eve
 command line. Recreates every account, so running it twice gives the same states:
 
     renderproxy, someuser  valid, members of group ``renderers``
+    winrmadmin             valid, member of ``Domain Admins`` (the WinRM admin of the WinRM double's AD tests)
     disableduser           disabled
     expireduser            account expired (accountExpires = now)
     mustchange             must change password at next logon (pwdLastSet = 0)
@@ -104,13 +105,14 @@ def main():
     samba_tool("domain", "passwordsettings", "set", "--complexity=off", "--max-pwd-age=0",
                "--min-pwd-age=0", "--account-lockout-threshold=0", "--history-length=0")
 
-    for name in ("renderproxy", "someuser", "disableduser", "expireduser", "lockeduser"):
+    for name in ("renderproxy", "someuser", "winrmadmin", "disableduser", "expireduser", "lockeduser"):
         recreate_user(samdb, name, user_pw)
     recreate_user(samdb, "mustchange", user_pw, force_password_change_at_next_login_req=True)
     if samdb.search(expression=f"(&(objectClass=group)(sAMAccountName={GROUP}))", attrs=["dn"]):
         samdb.deletegroup(GROUP)
     samdb.newgroup(GROUP)
     samdb.add_remove_group_members(GROUP, ["renderproxy", "someuser"], add_members_operation=True)
+    samdb.add_remove_group_members("Domain Admins", ["winrmadmin"], add_members_operation=True)
     samdb.disable_account("(sAMAccountName=disableduser)")
     samdb.setexpiry("(sAMAccountName=expireduser)", 0, no_expiry_req=False)
 
@@ -127,7 +129,7 @@ def main():
     if not account_flags(samdb, "lockeduser") & UF_LOCKOUT:
         raise RuntimeError("lockeduser is not locked out after bad binds")
 
-    for line in ("renderproxy valid (renderers)", "someuser valid (renderers)",
+    for line in ("renderproxy valid (renderers)", "someuser valid (renderers)", "winrmadmin valid (Domain Admins)",
                  "disableduser disabled", "expireduser expired", "mustchange must-change",
                  f"lockeduser locked (PSO {LOCKOUT_PSO}, threshold {LOCKOUT_THRESHOLD})"):
         print(line)

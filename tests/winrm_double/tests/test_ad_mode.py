@@ -1,76 +1,210 @@
-"""AD mode: the lab's Samba DC decides passwords.  Skips unless QUBE_TEST_DC names a reachable DC.
+"""AD mode: the lab's Samba AD DC decides every logon the WinRM double sees.
 
-Environment: QUBE_TEST_DC (IP of the DC), QUBE_TEST_DC_DOMAIN (NetBIOS name, default MYCORP),
-QUBE_TEST_DC_PASSWORD (password of the lab users, default the lab's documented one),
-QUBE_TEST_DC_SMBCONF (smb.conf for ntlm_auth; the admin-connection test also needs winbindd of the DC
-at /run/samba/winbindd, i.e. run inside the lab namespace with the bind mount).
+* the ADMIN's WinRM logon (NTLM of the HTTP connection itself): :class:`SambaNTLMAcceptor` asks
+  ``ntlm_auth --helper-protocol=ntlm-server-1`` running ON THE DC over the lab's ssh (one long-lived
+  child process; only NTLM messages cross it, never a password);
+* the validation logon of the job identity: :class:`LdapPasswordDecider` (LDAPS bind to the DC).
+
+Environment: QUBE_TEST_DC (IP of the DC; unset = these tests skip), QUBE_TEST_DC_PASSWORD (password
+of the lab's AD users, tests/lab/ad-users.env), QUBE_TEST_DC_DOMAIN (NetBIOS name, default MYCORP),
+QUBE_TEST_DC_SSH_KEY (default $QLAB_DIR/ssh/id_ed25519).  Run inside the lab namespace:
+``tests/lab/lab.sh exec .venv/bin/pytest tests/winrm_double/tests/test_ad_mode.py``.  With
+QUBE_TEST_DC set, an unreachable DC is a failure, not a skip.
 """
 
+import base64
+import json
 import os
-import shutil
 import socket
+import subprocess
 import sys
 
 import pytest
+import requests
+import winrm
+from winrm.exceptions import InvalidCredentialsError
 
 from tests.winrm_double import FakeWindowsHost, LocalAccount, WinRMDouble
-from tests.winrm_double.acceptors import SambaNTLMAcceptor, user_table_acceptor
+from tests.winrm_double.acceptors import NtlmAuthHelper, SambaNTLMAcceptor
 from tests.winrm_double.adlogon import LdapPasswordDecider
 
 DC = os.environ.get("QUBE_TEST_DC", "")
 DOMAIN = os.environ.get("QUBE_TEST_DC_DOMAIN", "MYCORP")
-PW = os.environ.get("QUBE_TEST_DC_PASSWORD", "Render-Pass-2024!")
+PW = os.environ.get("QUBE_TEST_DC_PASSWORD", "")
+SSH_KEY = os.environ.get("QUBE_TEST_DC_SSH_KEY") or os.path.join(
+    os.environ.get("QLAB_DIR") or "/var/lib/qube-lab", "ssh", "id_ed25519")
+ADMIN = "%s\\winrmadmin" % DOMAIN   # member of Domain Admins (tests/lab/guest/ad_users.py)
+SHARE = "\\\\fs01\\renders"
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+
+pytestmark = pytest.mark.skipif(not DC, reason="QUBE_TEST_DC is not set (no lab domain controller)")
 
 
-def _reachable(host, port=636):
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
+@pytest.fixture(scope="module")
+def helper():
+    """ntlm_auth on the DC, one child process for the whole module; closed at the end."""
+    if not PW:
+        pytest.fail("QUBE_TEST_DC_PASSWORD is not set (tests/lab/ad-users.env QLAB_AD_USER_PASSWORD)")
+    for port in (22, 636):
+        try:
+            socket.create_connection((DC, port), timeout=3).close()
+        except OSError as exc:
+            pytest.fail("QUBE_TEST_DC=%s does not answer on port %d (%s): run tests/lab/dc.sh provision and the "
+                        "tests under tests/lab/lab.sh exec" % (DC, port, exc))
+    if not os.access(SSH_KEY, os.R_OK):
+        pytest.fail("cannot read the lab ssh key %s (QUBE_TEST_DC_SSH_KEY)" % SSH_KEY)
+    h = NtlmAuthHelper.over_ssh(DC, SSH_KEY)
+    yield h
+    h.close()
 
 
-pytestmark = pytest.mark.skipif(not DC or not _reachable(DC),
-                                reason="no domain controller: set QUBE_TEST_DC to a reachable lab DC (LDAPS 636)")
+def ad_host():
+    """The fake worker: domain accounts with batch-logon rights, a share writable by ``renderers``."""
+    names = ("renderproxy", "someuser", "disableduser", "expireduser", "mustchange")
+    return FakeWindowsHost(
+        accounts=[LocalAccount("%s\\%s" % (DOMAIN, n), "", rights={"SeBatchLogonRight"},
+                               groups=["%s\\Domain Users" % DOMAIN, "%s\\renderers" % DOMAIN]) for n in names],
+        shares={SHARE: {"%s\\renderers" % DOMAIN: "rw"}}, decide_password=LdapPasswordDecider(DC))
 
 
 @pytest.fixture
-def ad_worker():
-    names = ("someuser", "disableduser", "expireduser", "mustchange")
-    host = FakeWindowsHost(accounts=[LocalAccount("%s\\%s" % (DOMAIN, n), "", rights={"SeBatchLogonRight"})
-                                     for n in names], decide_password=LdapPasswordDecider(DC))
-    double = WinRMDouble(user_table_acceptor({"WINWORKER01\\admin": "Lab-Admin-1"}), host).start()
-    yield double
+def ad_worker(helper):
+    """The double with both logons decided by the DC; yields (double, host, helper)."""
+    host = ad_host()
+    double = WinRMDouble(lambda: SambaNTLMAcceptor(helper), host).start()
+    del helper.decisions[:]
+    yield double, host, helper
     double.stop()
 
+
+def connect(double, user, password):
+    return winrm.Session(double.url, auth=(user, password), transport="ntlm", message_encryption="always", proxy=None)
+
+
+# -- the admin's WinRM logon ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("user", [ADMIN, "winrmadmin@%s.test" % DOMAIN.lower()], ids=["netbios", "upn"])
+def test_admin_logon_accepted_by_the_dc_runs_a_command(ad_worker, user):
+    double, _, helper = ad_worker
+    result = connect(double, user, PW).run_cmd("whoami")
+    assert result.status_code == 0 and result.std_out == user.lower().encode() + b"\r\n"
+    assert helper.decisions == [(user, "NT_STATUS_OK")]
+    assert [r.status for r in double.requests[:2]] == [401, 401]
+    assert all(r.encrypted for r in double.requests if r.soap) and double.service.open_shells == 0
+    assert PW.encode() not in b"".join(r.wire for r in double.requests)
+
+
+@pytest.mark.parametrize("user, password, why", [
+    (ADMIN, "wrong-" + PW, "the value provided as the current password is not correct"),
+    ("%s\\disableduser" % DOMAIN, PW, "account is currently disabled"),
+    ("%s\\expireduser" % DOMAIN, PW, "account has expired"),
+    ("%s\\mustchange" % DOMAIN, PW, "password must be changed before logging on the first time"),
+    ("%s\\nosuchuser" % DOMAIN, PW, "account does not exist"),
+], ids=["wrong-password", "disabled", "expired", "must-change", "unknown"])
+def test_admin_logon_refused_by_the_dc_is_a_401(ad_worker, user, password, why):
+    double, _, helper = ad_worker
+    with pytest.raises(InvalidCredentialsError):
+        connect(double, user, password).run_cmd("whoami")
+    assert [u for u, _ in helper.decisions] == [user] and why in helper.decisions[0][1]
+    assert not any(r.soap for r in double.requests) and double.service.executed == []
+
+
+def test_wrong_passwords_lock_the_account_at_the_dc(ad_worker):
+    """lockeduser has a lockout PSO (threshold 3): bad WinRM logons lock it, then the right one is refused."""
+    double, _, helper = ad_worker
+    user = "%s\\lockeduser" % DOMAIN
+    for _ in range(4):
+        with pytest.raises(InvalidCredentialsError):
+            connect(double, user, "wrong-" + PW).run_cmd("whoami")
+    with pytest.raises(InvalidCredentialsError):
+        connect(double, user, PW).run_cmd("whoami")
+    assert "locked" in helper.decisions[-1][1], helper.decisions
+
+
+def test_mic_is_checked_after_the_dc_said_yes(ad_worker):
+    """An AUTHENTICATE whose flags were altered in transit: the NT response is still right (the DC
+    accepts it) but the MIC no longer matches, so the double refuses the connection."""
+    import spnego
+    double, _, helper = ad_worker
+    client = spnego.client(ADMIN, PW, protocol="ntlm")
+    http = requests.Session()
+    http.trust_env = False
+
+    def post(token):
+        return http.post(double.url, data=b"", headers={
+            "Authorization": "Negotiate " + base64.b64encode(token).decode(), "Content-Length": "0"})
+    challenge = post(client.step()).headers["WWW-Authenticate"].split()[1]
+    authenticate = bytearray(client.step(base64.b64decode(challenge)))
+    authenticate[60] ^= 0x04  # NTLMSSP_REQUEST_TARGET in NegotiateFlags: covered by the MIC only
+    assert post(bytes(authenticate)).status_code == 401
+    assert helper.decisions == [(ADMIN, "bad MIC")]
+
+
+def test_helper_is_restarted_when_its_ssh_child_died(ad_worker):
+    double, _, helper = ad_worker
+    assert connect(double, ADMIN, PW).run_cmd("hostname").status_code == 0
+    child = helper._proc
+    child.kill()
+    child.wait(5)
+    assert connect(double, ADMIN, PW).run_cmd("hostname").status_code == 0
+    assert helper._proc is not child and helper.decisions == [(ADMIN, "NT_STATUS_OK")] * 2
+
+
+# -- the module's Windows path, every logon decided by the DC --------------------------------------
 
 @pytest.mark.parametrize("account, password, code", [
     ("someuser", PW, None), ("someuser", "wrong-" + PW, "wrong_password"),
     ("disableduser", PW, "account_disabled"), ("expireduser", PW, "account_expired"),
-    ("mustchange", PW, "password_must_change")])
+    ("mustchange", PW, "password_must_change")],
+    ids=["good", "wrong-password", "disabled", "expired", "must-change"])
 def test_validation_logon_is_decided_by_the_dc(ad_worker, account, password, code):
-    sys.path.insert(0, os.environ.get("QUBE_TEST_COLLECTIONS", "/tmp/renderfarm-qube-pytest-%d" % os.getuid()))
     from ansible_collections.renderfarm.qube.plugins.module_utils import winrm_identity
+    double, _, helper = ad_worker
     result = winrm_identity.run(dict(account=account, domain=DOMAIN, password=password, register="none",
-                                     validate=True, winrm_host="127.0.0.1", winrm_port=ad_worker.port,
-                                     winrm_user="WINWORKER01\\admin", winrm_password="Lab-Admin-1"), False)
+                                     validate=True, winrm_host="127.0.0.1", winrm_port=double.port,
+                                     winrm_user=ADMIN, winrm_password=PW), False)
     assert (result["validation"].get("error") or {}).get("code") == code
+    assert helper.decisions == [(ADMIN, "NT_STATUS_OK")]
     assert password not in repr(result)
 
 
-@pytest.mark.skipif(not shutil.which("ntlm_auth") or not os.path.exists("/run/samba/winbindd/pipe"),
-                    reason="ntlm_auth or the DC's winbindd socket is not available here")
-def test_admin_connection_checked_by_the_dc():
-    import winrm
-    from winrm.exceptions import InvalidCredentialsError
-    conf = os.environ.get("QUBE_TEST_DC_SMBCONF")
-    double = WinRMDouble(lambda: SambaNTLMAcceptor(configfile=conf), FakeWindowsHost()).start()
-    try:
-        good = winrm.Session(double.url, auth=("%s\\someuser" % DOMAIN, PW), transport="ntlm",
-                             message_encryption="always", proxy=None).run_cmd("whoami")
-        assert good.status_code == 0
-        with pytest.raises(InvalidCredentialsError):
-            winrm.Session(double.url, auth=("%s\\someuser" % DOMAIN, "wrong"), transport="ntlm",
-                          message_encryption="always", proxy=None).run_cmd("whoami")
-    finally:
-        double.stop()
+def test_qube_identity_module_windows_path(ad_worker, tmp_path, collections_dir):
+    """ansible-playbook runs renderfarm.qube.qube_identity (platform=windows) against the double."""
+    double, host, helper = ad_worker
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    variables, results = private / "vars.json", private / "results.json"
+    fd = os.open(str(variables), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"winrm_port": double.port, "winrm_admin": ADMIN, "winrm_admin_password": PW,
+                   "ad_domain": DOMAIN, "proxy_password": PW, "results_file": str(results),
+                   "ansible_python_interpreter": sys.executable}, handle)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_dir, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    proc = subprocess.run([playbook, "-i", "localhost,", "-e", "@" + str(variables), os.path.join(HERE, "ad_identity.yml")],
+                          cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False)
+    output = proc.stdout.decode("utf-8", "replace")
+    assert proc.returncode == 0, output[-3000:]
+    assert PW not in output
+    got = json.loads(results.read_text())
+
+    first, second = got["first"], got["second"]
+    assert first["changed"] and first["registered"] and not first.get("failed"), first
+    assert first["validation"]["ok"] and first["validation"]["identity"]["user"] == "%s\\renderproxy" % DOMAIN
+    assert [c["name"] for c in first["validation"]["checks"]] == ["logon"] + [
+        "path:%s:%s\\shots" % (op, SHARE) for op in ("read", "write", "delete")]
+    assert not second["changed"] and second["validation"]["ok"], second
+    assert "proxy_password = " in host.files["c:\\programdata\\pfx\\qube\\qb.conf"]
+
+    for key, admin in (("wrong_admin", ADMIN), ("disabled_admin", "%s\\disableduser" % DOMAIN)):
+        failed = got[key]
+        assert failed["failed"] and failed["validation"]["error"]["code"] == "winrm_auth", failed
+        assert admin in failed["msg"] and "HTTP 401" in failed["msg"]
+    assert PW not in json.dumps(got)
+
+    admins = list(helper.decisions)
+    assert admins.count((ADMIN, "NT_STATUS_OK")) == 2, admins
+    assert any(u == ADMIN and "current password is not correct" in why for u, why in admins), admins
+    assert any(u.endswith("\\disableduser") and "disabled" in why for u, why in admins), admins
