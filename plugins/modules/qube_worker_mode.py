@@ -151,7 +151,7 @@ class Applier:
         except FileNotFoundError:
             parent = os.path.dirname(path)
             if parent and parent != path and not os.path.isdir(parent):
-                self.directory(parent)
+                self.directory(parent, uid, gid, mode)  # like the file module: same owner and mode
             self._act("create folder %s" % path)
             self.diff.append({"before_header": path, "after_header": path,
                               "before": {"path": path, "state": "absent"},
@@ -197,9 +197,10 @@ class Applier:
                     handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
-                os.chown(tmp, uid, gid)
-                os.chmod(tmp, mode)
                 self.module.atomic_move(tmp, path)
+                # atomic_move gives a new file the defaults (or the old file's attributes): set ours.
+                os.chown(path, uid, gid)
+                os.chmod(path, mode)
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
