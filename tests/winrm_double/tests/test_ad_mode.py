@@ -181,7 +181,8 @@ def test_qube_identity_module_windows_path(ad_worker, tmp_path, collections_dir)
                    "ad_domain": DOMAIN, "proxy_password": PW, "results_file": str(results),
                    "ansible_python_interpreter": sys.executable}, handle)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_dir, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+               QUBE_REPORT_DIR=str(tmp_path))  # the farm report callback writes here, not into reports/
     playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     proc = subprocess.run([playbook, "-i", "localhost,", "-e", "@" + str(variables), os.path.join(HERE, "ad_identity.yml")],
                           cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False)
