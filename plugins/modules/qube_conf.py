@@ -23,8 +23,16 @@ description:
     (quoting and map layout aside) is left alone.
   - The diff shows the values of O(secret_keys) and the credentials inside C(worker_drive_map) and
     C(client_drive_map) as C(REDACTED); those values are also masked in every other output.
-  - The new text goes to a temporary file in the same directory (mode 0600), is checked with
-    O(validate) when given, and replaces the file with an atomic rename.
+  - The new text goes to a temporary file in the same directory (mode 0600), is flushed to disk,
+    checked with O(validate) when given, and replaces the file with an atomic rename, so an
+    interrupted run (killed, host lost, disk full) leaves either the old or the new file, never a
+    partial one. A failed write removes its temporary file and names the file and the cause.
+  - Temporary files that an earlier, killed run left in the directory (their process is gone) are
+    removed, with a warning (housekeeping: it does not make the task C(changed)).
+  - With O(pending_file), a change also leaves a marker until the handler that applies the change
+    (a worker restart, a C(qbadmin worker --reconfigure)) removes it; while the marker exists the
+    task reports C(changed), so a change whose handler never ran (the run was killed, the host
+    became unreachable or failed later) is applied by the next run.
   - B(A file that holds a value of a secret key is always left with mode 0600), even when O(mode)
     asks for something else (a warning says so). It is tightened before the new content moves in.
   - POSIX only. On Windows the roles write the same rendered text with M(ansible.windows.win_copy).
@@ -66,6 +74,14 @@ options:
     description: Create the file when it does not exist. When V(false), a missing file is an error.
     type: bool
     default: true
+  pending_file:
+    description:
+      - Marker file that records a change not applied yet. Written (with its folder, mode 0700)
+        before the new file moves in; removing it after the change is applied is the caller's
+        job (the collection's restart and push handlers do it). While it exists the result is
+        C(changed) even when the file itself is up to date, so the caller's handler is notified
+        again.
+    type: path
   secret_keys:
     description:
       - Keys whose values are secrets. They are redacted in the diff and masked in all output, and
@@ -124,6 +140,21 @@ backup_file:
   returned: changed and backup made
   type: str
   sample: /etc/qb.conf.12345.2026-01-01@10:00:00~
+pending_file:
+  description: The O(pending_file) marker path, when the option is given.
+  returned: when O(pending_file) is given
+  type: str
+  sample: /var/lib/renderfarm-qube/qb.conf.restart-pending
+pending:
+  description: Whether a change of the file is waiting for its handler (the O(pending_file) marker exists after this task).
+  returned: when O(pending_file) is given
+  type: bool
+removed_temp_files:
+  description: Temporary files of killed earlier runs that were removed (would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/.qube_conf.4242.k2j3h4g5]
 msg:
   description: What happened, in one sentence.
   returned: always
@@ -136,8 +167,11 @@ diff:
 """
 
 import os
+import re
 import shlex
+import shutil
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
@@ -147,6 +181,9 @@ from ansible_collections.renderfarm.qube.plugins.module_utils.qbconf import (
 )
 
 SECRET_MODE = "0600"
+TEMP_PREFIX = ".qube_conf."
+# .qube_conf.<pid of the writing module>.<random>: a file whose process is gone is a leftover.
+TEMP_RE = re.compile(r"^\.qube_conf\.(\d+)\.[^/]+$")
 
 
 def secret_values(text, secret_keys):
@@ -206,32 +243,102 @@ def validate_file(module, tmp_path, secrets):
         output = redact((err or out or "").strip(), module.params["secret_keys"])
         for secret in secrets:
             output = output.replace(secret, "REDACTED")
-        os.unlink(tmp_path)
         module.fail_json(msg="validation of the new %s failed (%s exited %d): %s"
                          % (module.params["path"], argv[0], rc, output), rc=rc)
+
+
+def pid_alive(pid):
+    """True when process ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_temp_files(directory):
+    """Temporary files of this module in ``directory`` whose writing process is gone."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    stale = []
+    for name in names:
+        match = TEMP_RE.match(name)
+        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+            stale.append(os.path.join(directory, name))
+    return sorted(stale)
+
+
+def make_backup(path):
+    """Copy ``path`` to ``path.<pid>.<time>~`` (created 0600, then the original's mode and owner)."""
+    backup = "%s.%s.%s" % (path, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime()))
+    try:
+        fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+            shutil.copyfileobj(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+        shutil.copystat(path, backup)
+        info = os.stat(path)
+        os.chown(backup, info.st_uid, info.st_gid)
+    except (IOError, OSError):
+        if os.path.lexists(backup):
+            os.unlink(backup)
+        raise
+    return backup
+
+
+def mark_pending(pending_file, path):
+    """Write the marker saying that the change of ``path`` is not applied yet."""
+    directory = os.path.dirname(pending_file)
+    if directory and not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    fd = os.open(pending_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("%s changed; the change is applied by its restart or push handler\n" % path)
 
 
 def write(module, text, has_secret):
     """Write ``text`` to path through a 0600 temp file in the same directory -> backup file or None.
 
-    Order: temp file, validate, backup, tighten the target to 0600 when a secret is inside, rename.
+    Order: temp file (flushed to disk), validate, backup, pending marker, tighten the target to
+    0600 when a secret is inside, rename. Whatever fails, the temp file goes and the target is
+    left as it was.
     """
     path = module.params["path"]
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         module.fail_json(msg="%s: directory %s does not exist" % (path, directory))
-    fd, tmp_path = tempfile.mkstemp(prefix=".qube_conf.", dir=directory)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(to_bytes(text))
-    if module.params["validate"]:
-        validate_file(module, tmp_path, module.no_log_values)
-    backup_file = module.backup_local(path) if module.params["backup"] and os.path.exists(path) else None
-    if has_secret:
-        if os.path.exists(path):
-            os.chmod(path, 0o600)
-        else:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    module.atomic_move(tmp_path, path, unsafe_writes=module.params["unsafe_writes"])
+    tmp_path, backup_file, step = None, None, "write the new content to a temporary file in %s" % directory
+    try:
+        fd, tmp_path = tempfile.mkstemp(prefix="%s%d." % (TEMP_PREFIX, os.getpid()), dir=directory)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(to_bytes(text))
+            handle.flush()
+            os.fsync(handle.fileno())
+        if module.params["validate"]:
+            validate_file(module, tmp_path, module.no_log_values)
+        if module.params["backup"] and os.path.exists(path):
+            step = "back up the current file"
+            backup_file = make_backup(path)
+        if module.params["pending_file"]:
+            step = "write the marker %s" % module.params["pending_file"]
+            mark_pending(module.params["pending_file"], path)
+        step = "replace the file"
+        if has_secret:
+            if os.path.exists(path):
+                os.chmod(path, 0o600)
+            else:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        module.atomic_move(tmp_path, path, unsafe_writes=module.params["unsafe_writes"])
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="%s: could not %s: %s; %s is unchanged" % (path, step, to_native(exc), path))
+    finally:
+        if tmp_path and os.path.lexists(tmp_path):
+            os.unlink(tmp_path)
     return backup_file
 
 
@@ -247,6 +354,7 @@ def main():
             create=dict(type="bool", default=True),
             secret_keys=dict(type="list", elements="str", no_log=False,
                              default=["proxy_password", "database_password"]),
+            pending_file=dict(type="path"),
         ),
         mutually_exclusive=[("content", "settings"), ("content", "remove")],
         required_one_of=[("content", "settings", "remove")],
@@ -286,10 +394,25 @@ def main():
     new_secrets = secret_values(new_text, secret_keys)
     module.no_log_values.update(new_secrets)
 
-    changed = new_text != old_text or not exists
+    content_changed = new_text != old_text or not exists
+    stale = stale_temp_files(os.path.dirname(os.path.abspath(path)))
+    if stale and not module.check_mode:
+        for leftover in stale:
+            try:
+                os.unlink(leftover)
+            except OSError as exc:
+                module.fail_json(msg="%s: could not remove %s, left by an interrupted earlier run: %s"
+                                 % (path, leftover, to_native(exc)))
+    if stale:
+        module.warn("%s: %d temporary file(s) left by an interrupted earlier run %s: %s"
+                    % (path, len(stale), "would be removed" if module.check_mode else "removed", ", ".join(stale)))
+    pending_file = params["pending_file"]
+    was_pending = bool(pending_file) and os.path.exists(pending_file)
     backup_file = None
-    if changed and not module.check_mode:
+    if content_changed and not module.check_mode:
         backup_file = write(module, new_text, bool(new_secrets))
+    # Removing leftovers is housekeeping (a warning), not a change that needs a restart or push.
+    changed = content_changed or was_pending
 
     file_args = module.load_file_common_arguments(params)
     if new_secrets:
@@ -299,15 +422,22 @@ def main():
     if os.path.exists(path):
         changed = module.set_fs_attributes_if_different(file_args, changed)
 
-    if not changed:
-        msg = "%s is up to date" % path
-    elif changed_keys:
+    if content_changed and changed_keys:
         msg = "%s: changed %s" % (path, ", ".join(changed_keys))
+    elif content_changed:
+        msg = "%s: written" % path
+    elif was_pending:
+        msg = "%s is up to date, but its last change has not been applied yet (%s exists)" % (path, pending_file)
+    elif changed:
+        msg = "%s: attributes changed" % path
     else:
-        msg = "%s: %s" % (path, "written" if new_text != old_text or not exists else "attributes changed")
-    result = dict(changed=changed, changed_keys=changed_keys, msg=msg)
+        msg = "%s is up to date" % path
+    result = dict(changed=changed, changed_keys=changed_keys, msg=msg, removed_temp_files=stale)
     if backup_file:
         result["backup_file"] = backup_file
+    if pending_file:
+        result["pending_file"] = pending_file
+        result["pending"] = was_pending or (content_changed and not module.check_mode)
     if module._diff:
         result["diff"] = dict(before=redact(old_text, secret_keys), after=redact(new_text, secret_keys),
                               before_header=path if exists else "%s (absent)" % path, after_header=path)

@@ -167,3 +167,70 @@ def test_sectioned_file_refuses_settings_and_missing_file_without_create(tmp_pat
     missing = str(tmp_path / "nope.conf")
     assert "create is false" in run({"path": missing, "settings": {"a": 1}, "create": False},
                                     expect=AnsibleFailJson)["msg"]
+
+
+def test_pending_file_keeps_reporting_changed_until_the_handler_removes_it(conf, tmp_path):
+    marker = tmp_path / "state" / "qb.conf.restart-pending"
+    args = {"path": str(conf), "settings": {"worker_cpus": 2}, "pending_file": str(marker)}
+    checked = run(args, check=True)
+    assert checked["changed"] and not marker.exists() and not checked["pending"]
+    first = run(args)
+    assert first["changed"] and first["pending"] and first["pending_file"] == str(marker)
+    assert marker.exists() and stat.S_IMODE(marker.parent.stat().st_mode) == 0o700
+    # The handler never ran (run killed, host lost): the next run is still "changed".
+    again = run(args)
+    assert again["changed"] and again["pending"] and "has not been applied yet" in again["msg"]
+    assert conf.read_text() == QB_CONF.replace("worker_cpus = 4", "worker_cpus = 2")
+    marker.unlink()  # what the restart handler does once the change is applied
+    done = run(args)
+    assert not done["changed"] and not done["pending"] and done["msg"].endswith("is up to date")
+
+
+def test_leftover_temp_files_of_dead_runs_are_removed_live_ones_kept(conf, tmp_path):
+    import subprocess
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead = tmp_path / (".qube_conf.%d.k2j3h4g5" % child.pid)
+    live = tmp_path / ".qube_conf.1.abcdefgh"  # pid 1 is alive
+    dead.write_text("half a file")
+    live.write_text("someone else is writing")
+    result = run({"path": str(conf), "settings": {"worker_cpus": 4}})
+    assert not result["changed"] and result["removed_temp_files"] == [str(dead)]
+    assert not dead.exists() and live.exists()
+    assert any("interrupted earlier run removed" in warning for warning in result["warnings"])
+
+
+def test_disk_full_while_writing_fails_naming_the_file_and_leaves_it_intact(conf, tmp_path, monkeypatch):
+    import errno
+
+    def no_space(_fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(qube_conf.os, "fsync", no_space)
+    result = run({"path": str(conf), "settings": {"worker_cpus": 2}, "backup": True,
+                  "pending_file": str(tmp_path / "pending")}, expect=AnsibleFailJson)
+    assert result["msg"] == ("%s: could not write the new content to a temporary file in %s: [Errno 28] "
+                             "No space left on device; %s is unchanged" % (conf, tmp_path, conf))
+    assert conf.read_text() == QB_CONF
+    assert sorted(os.listdir(str(tmp_path))) == ["qb.conf"]
+
+
+def test_failed_backup_leaves_no_partial_copy_and_no_temp_file(conf, tmp_path, monkeypatch):
+    import errno
+
+    def no_space(_src, _dst, *args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(qube_conf.shutil, "copyfileobj", no_space)
+    result = run({"path": str(conf), "settings": {"worker_cpus": 2}, "backup": True}, expect=AnsibleFailJson)
+    assert "could not back up the current file: [Errno 28] No space left on device" in result["msg"]
+    assert conf.read_text() == QB_CONF
+    assert sorted(os.listdir(str(tmp_path))) == ["qb.conf"]
+
+
+def test_backup_of_a_secret_file_is_never_wider_than_0600(conf):
+    settings = {"proxy_password": HASH}
+    run({"path": str(conf), "settings": settings})
+    result = run({"path": str(conf), "settings": dict(settings, worker_cpus=3), "backup": True})
+    assert stat.S_IMODE(os.stat(result["backup_file"]).st_mode) == 0o600
+    assert HASH in open(result["backup_file"]).read()
