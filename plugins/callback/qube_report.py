@@ -21,6 +21,12 @@ description:
     the report.
   - Hosts of O(workers_group) are reported as workers, also when the run never reached them
     (status C(not run)); every other host that took part in the run is listed too.
+  - For a host that failed or became unreachable, the report names the task where that happened
+    (C(failed_at) in the JSON, a line under the table, a list in the HTML page) - the task's name
+    only, never its arguments or output.
+  - When the playbook starts, an incomplete report (C(complete=false), no hosts) replaces the
+    previous one, so a run that was killed or crashed before its end never leaves an older run's
+    report looking current. The end of the run writes the full report with C(complete=true).
   - Does not replace the stdout callback; enable it with C(callbacks_enabled = renderfarm.qube.qube_report).
 requirements:
   - Enabled through C(callbacks_enabled) in ansible.cfg or E(ANSIBLE_CALLBACKS_ENABLED).
@@ -54,6 +60,8 @@ options:
       - name: QUBE_REPORT_SUPERVISORS_GROUP
 """
 
+import html
+import json
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -65,16 +73,20 @@ from ansible_collections.renderfarm.qube.plugins.module_utils.report import (
     FarmReport,
     HostRow,
     RunInfo,
+    clean_text,
     render_html,
-    render_json,
     render_table,
     sanitize_fact,
+    to_dict,
 )
 
 FACT_NAME = "qube_report"
 JSON_NAME = "qube-report.json"
 HTML_NAME = "qube-report.html"
 RECAP_KEYS = ("ok", "changed", "failures", "unreachable", "skipped", "rescued", "ignored")
+INCOMPLETE = ("This run has not finished: ansible-playbook is still running, or it was killed or crashed "
+              "before its end. Hosts may be mid-change; run the playbook again.")
+TASK_NAME_LIMIT = 120
 TONE_COLORS = {"good": "green", "bad": "bright red", "neutral": "dark gray", "info": "bright blue",
                "accent": "magenta", "warn": "yellow"}
 
@@ -121,6 +133,41 @@ def write_atomic(path, text):
         raise
 
 
+def task_name(task_result):
+    """The display name of the task a result belongs to (never its arguments), shortened."""
+    task = getattr(task_result, "task", None) or getattr(task_result, "_task", None)
+    name = task.get_name() if task is not None else ""
+    return clean_text(name, TASK_NAME_LIMIT)
+
+
+def report_texts(report, failures, complete):
+    """JSON and HTML text of ``report``; ``failures`` is ``{host: (status, task name)}``.
+
+    The JSON is :func:`to_dict` plus ``complete`` and, per host, ``failed_at`` (the task where a
+    failed or unreachable host stopped, ``""`` otherwise). The HTML page gets the same facts as
+    a notice above its footer.
+    """
+    data = to_dict(report)
+    data["complete"] = complete
+    if not complete:
+        data["summary_line"] = INCOMPLETE
+    stopped = {}
+    for item in data["hosts"]:
+        status, task = failures.get(item["host"], ("", ""))
+        item["failed_at"] = task if status and item["status"] in ("failed", "unreachable") else ""
+        if item["failed_at"]:
+            stopped[item["host"]] = (item["status"], item["failed_at"])
+    notes = ['<p class="check">%s</p>' % html.escape(INCOMPLETE)] if not complete else []
+    if stopped:
+        notes.append('<ul class="meta" aria-label="failures">%s</ul>' % "".join(
+            "<li><b>%s</b> %s at <b>%s</b></li>" % (html.escape(host), html.escape(status), html.escape(task))
+            for host, (status, task) in sorted(stopped.items())))
+    page = render_html(report)
+    if notes:
+        page = page.replace("<footer>", "\n".join(notes) + "\n<footer>", 1)
+    return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n", page, stopped
+
+
 class CallbackModule(CallbackBase):
     """Collect per-host report facts during the run; print and write the report at the end."""
 
@@ -132,6 +179,7 @@ class CallbackModule(CallbackBase):
     def __init__(self, display=None, options=None):
         super().__init__(display=display, options=options)
         self._facts = {}
+        self._failures = {}
         self._workers = set()
         self._supervisors = set()
         self._playbook = ""
@@ -140,9 +188,11 @@ class CallbackModule(CallbackBase):
     # --- run metadata and inventory ---
 
     def v2_playbook_on_start(self, playbook):
-        """Remember the playbook file name and the start time."""
+        """Remember the playbook file name and the start time; mark the report incomplete."""
         self._playbook = os.path.basename(getattr(playbook, "_file_name", "") or "")
         self._started = _now()
+        self._write(FarmReport(RunInfo(playbook=self._playbook, started=self._started,
+                                       check_mode=self._check_mode()), []), complete=False)
 
     def v2_playbook_on_play_start(self, play):
         """Read group membership from the play's inventory (``add_host`` may grow it per play)."""
@@ -175,6 +225,15 @@ class CallbackModule(CallbackBase):
         """The same for one item of a loop."""
         self._collect(result)
 
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        """Remember the task where the host failed (an ignored failure does not count)."""
+        if not ignore_errors:
+            self._failures[host_name(result)] = ("failed", task_name(result))
+
+    def v2_runner_on_unreachable(self, result):
+        """Remember the task where the host became unreachable."""
+        self._failures[host_name(result)] = ("unreachable", task_name(result))
+
     # --- the report ---
 
     def _role_of(self, host):
@@ -193,22 +252,36 @@ class CallbackModule(CallbackBase):
             if counts is not None:
                 counts = {key: counts.get(key, 0) for key in RECAP_KEYS}
             rows.append(HostRow.build(host, self._role_of(host), self._facts.get(host), counts))
-        check_mode = bool(context.CLIARGS.get("check", False)) if context.CLIARGS else False
-        run = RunInfo(playbook=self._playbook, started=self._started, ended=_now(), check_mode=check_mode)
+        run = RunInfo(playbook=self._playbook, started=self._started, ended=_now(), check_mode=self._check_mode())
         return FarmReport(run, rows)
+
+    @staticmethod
+    def _check_mode():
+        return bool(context.CLIARGS.get("check", False)) if context.CLIARGS else False
+
+    def _write(self, report, complete):
+        """Write the JSON and HTML files; the hosts that stopped, or None when writing failed."""
+        report_dir = self.get_option("report_dir")
+        json_text, page, stopped = report_texts(report, self._failures, complete)
+        try:
+            os.makedirs(report_dir, exist_ok=True)
+            for name, text in ((JSON_NAME, json_text), (HTML_NAME, page)):
+                write_atomic(os.path.join(report_dir, name), text)
+        except OSError as exc:
+            self._display.warning("qube_report: could not write the report into %s: %s" % (report_dir, exc))
+            return None
+        return stopped
 
     def v2_playbook_on_stats(self, stats):
         """Print the table and write the JSON and HTML files."""
         report = self.build_report(stats)
         self._display.banner("QUBE! FARM REPORT")
         self._display.display(render_table(report, colorize=colorize).rstrip("\n"))
-        report_dir = self.get_option("report_dir")
-        try:
-            os.makedirs(report_dir, exist_ok=True)
-            for name, text in ((JSON_NAME, render_json(report)), (HTML_NAME, render_html(report))):
-                write_atomic(os.path.join(report_dir, name), text)
-        except OSError as exc:
-            self._display.warning("qube_report: could not write the report into %s: %s" % (report_dir, exc))
+        _json, _page, stopped = report_texts(report, self._failures, True)
+        for host, (status, task) in sorted(stopped.items()):
+            self._display.display("%s %s at: %s" % (host, colorize(status, "bad"), task))
+        if self._write(report, complete=True) is None:
             return
+        report_dir = self.get_option("report_dir")
         self._display.display("Report written: %s, %s" % (os.path.join(report_dir, JSON_NAME),
                                                           os.path.join(report_dir, HTML_NAME)))

@@ -242,3 +242,44 @@ def test_check_mode_is_reported(callback, inventory, tmp_path, monkeypatch):
     assert data["run"]["check_mode"] is True
     assert "check mode: hosts untouched, &quot;changed&quot; = would change" in page
     assert "CHECK MODE" in callback._display.text()
+
+
+def named_result(manager, host, return_data, name):
+    task = Task.load({"name": name, "action": "ansible.builtin.command"}, variable_manager=None, loader=None)
+    return CallbackTaskResult(manager.get_host(host), task, return_data, {})
+
+
+def test_report_names_the_task_where_a_host_failed_or_became_unreachable(callback, inventory, tmp_path):
+    manager = start(callback, inventory)
+    callback.v2_runner_on_failed(named_result(manager, "render-a", {"msg": "x " + CANARY},
+                                              "Worker config | Local qb.conf"))
+    callback.v2_runner_on_unreachable(named_result(manager, "render-b", {"msg": "ssh: timed out"},
+                                                   "Worker mode | Read the installed packages"))
+    # An ignored failure and a failure later rescued leave no mark.
+    callback.v2_runner_on_failed(named_result(manager, "render-c", {"msg": "no"}, "probe"), ignore_errors=True)
+    callback.v2_runner_on_failed(named_result(manager, "render-d", {"msg": "no"}, "rescued step"))
+    callback.v2_playbook_on_stats(recap(**{"render-a": {"ok": 3, "failures": 1}, "render-b": {"ok": 1, "unreachable": 1},
+                                           "render-c": {"ok": 2}, "render-d": {"ok": 2, "rescued": 1}}))
+    data, page = written(tmp_path)
+    failed_at = {h["host"]: h["failed_at"] for h in data["hosts"]}
+    assert failed_at == {"render-a": "Worker config | Local qb.conf",
+                         "render-b": "Worker mode | Read the installed packages", "render-c": "", "render-d": ""}
+    assert data["complete"] is True
+    shown = callback._display.text()
+    assert "render-a failed at: Worker config | Local qb.conf" in shown
+    assert "render-b unreachable at: Worker mode | Read the installed packages" in shown
+    assert "<b>render-a</b> failed at <b>Worker config | Local qb.conf</b>" in page
+    for text in (shown, page, json.dumps(data)):
+        assert CANARY not in text
+
+
+def test_a_started_run_replaces_the_previous_report_with_an_incomplete_one(callback, inventory, tmp_path):
+    start(callback, inventory)
+    callback.v2_playbook_on_stats(recap(**{"render-a": {"ok": 1}}))
+    assert written(tmp_path)[0]["complete"] is True
+    start(callback, inventory)  # the next run starts, then ansible-playbook is killed
+    data, page = written(tmp_path)
+    assert data["complete"] is False and data["hosts"] == []
+    assert data["summary_line"].startswith("This run has not finished")
+    assert data["run"]["playbook"] == "site.yml" and data["run"]["ended"] == ""
+    assert "This run has not finished" in page
