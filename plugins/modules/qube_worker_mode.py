@@ -61,6 +61,30 @@ options:
     description: Inventory name of the host, used in error messages.
     type: str
     default: this host
+  install_check:
+    description:
+      - Decide first whether the worker packages must be installed, from the versions C(dpkg-query)
+        or C(rpm) report on the host (the rules of O(install_check.version) as in the role's
+        C(qube_worker_version)). When they must be, nothing is changed and RV(install_needed=true)
+        is returned, so the role installs and calls the module again; on a host that is up to date
+        this saves a separate package query.
+      - Omitted, installation is not looked at.
+    type: dict
+    suboptions:
+      version:
+        description: Wanted version of any of the packages; empty to use the versions in O(install_check.package_files).
+        type: str
+        default: ""
+      packages:
+        description: Repository package names.
+        type: list
+        elements: str
+        default: []
+      package_files:
+        description: Package file names (deb C(name_version_arch.deb), rpm C(name-version-release.arch.rpm)).
+        type: list
+        elements: str
+        default: []
 extends_documentation_fragment: []
 attributes:
   check_mode:
@@ -108,6 +132,10 @@ job_flags_required:
   returned: always
   type: list
   elements: str
+install_needed:
+  description: With O(install_check), the packages must be installed first; nothing else was done.
+  returned: always
+  type: bool
 actions:
   description: What was done (or, in check mode, would be done), one line each.
   returned: always
@@ -277,6 +305,32 @@ def record_text(record):
     return json.dumps(record, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
 
 
+def installed_versions(module, names):
+    """``{name: [{"version": ...}]}`` for the packages of ``names`` installed on the host."""
+    dpkg = module.get_bin_path("dpkg-query")
+    rpm = None if dpkg else module.get_bin_path("rpm")
+    found = {}
+    for name in names:
+        if dpkg:
+            rc, out, _err = module.run_command([dpkg, "-W", "-f", "${Status}|${Version}\\n", name])
+            lines = [line.split("|", 1) for line in out.splitlines() if "|" in line]
+            versions = [v for status, v in lines if status.endswith(" installed")]
+        elif rpm:
+            rc, out, _err = module.run_command([rpm, "-q", "--qf", "%{VERSION}-%{RELEASE}\\n", name])
+            versions = out.split() if rc == 0 else []
+        else:
+            versions = []
+        if versions:
+            found[name] = [{"version": v} for v in versions]
+    return found
+
+
+def install_needed(module, check):
+    names = list(check["packages"]) + [modes.package_name(f) for f in check["package_files"]]
+    return modes.install_needed(check["version"], installed_versions(module, names),
+                                packages=check["packages"], package_files=check["package_files"])
+
+
 def user_manager_running(app, uid):
     return app.query(["systemctl", "is-active", "user@%d.service" % uid])[0] == 0
 
@@ -362,6 +416,11 @@ def main():
             worker_unit=dict(type="str", default="worker"),
             record_path=dict(type="path", default="/var/lib/renderfarm-qube/worker_mode.json"),
             host=dict(type="str", default="this host"),
+            install_check=dict(type="dict", options=dict(
+                version=dict(type="str", default=""),
+                packages=dict(type="list", elements="str", default=[]),
+                package_files=dict(type="list", elements="str", default=[]),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -375,6 +434,10 @@ def main():
         home_exists=account["home_exists"] if account else None)
     if errors:
         module.fail_json(msg=" ".join(errors), errors=errors)
+
+    if p["install_check"] and install_needed(module, p["install_check"]):
+        module.exit_json(changed=False, install_needed=True, mode=mode, previous=previous,
+                         definition_changed=False, job_flags_required=[], actions=[])
 
     accounts = {}
     for name in (user, previous.get("desktop_user")):
@@ -397,7 +460,7 @@ def main():
     result = {
         "changed": bool(app.actions), "mode": plan["mode"], "previous": previous,
         "definition_changed": bool(definition_changed) and previous.get("mode") == mode,
-        "job_flags_required": plan["job_flags_required"], "actions": app.actions,
+        "job_flags_required": plan["job_flags_required"], "actions": app.actions, "install_needed": False,
     }
     if module._diff:
         result["diff"] = app.diff

@@ -140,3 +140,44 @@ def test_system_unit_follows_the_plan(tmp_path, monkeypatch, mode, previous, ena
     assert unit_actions == expect
     assert json.loads((tmp_path / "state" / "worker_mode.json").read_text())["mode"] == mode
     assert oct(os.stat(str(tmp_path / "state")).st_mode & 0o7777) == "0o700"
+
+
+class PackageHost(FakeModule):
+    """dpkg-query answers from a dict; get_bin_path finds dpkg-query only."""
+
+    def __init__(self, installed):
+        super().__init__()
+        self.installed = installed
+
+    def get_bin_path(self, name):
+        return "/usr/bin/dpkg-query" if name == "dpkg-query" else None
+
+    def run_command(self, argv):
+        self.commands.append(argv)
+        version = self.installed.get(argv[-1])
+        if version is None:
+            return 1, "", "dpkg-query: no packages found matching %s\n" % argv[-1]
+        return 0, "install ok installed|%s\n" % version, ""
+
+
+@pytest.mark.parametrize("installed, check, needed", [
+    ({"qube-standin": "8.0.0~standin1"}, {"version": "", "packages": [], "package_files": ["qube-standin_8.0.0~standin1_all.deb"]}, False),
+    ({"qube-standin": "7.9"}, {"version": "", "packages": [], "package_files": ["qube-standin_8.0.0~standin1_all.deb"]}, True),
+    ({}, {"version": "", "packages": [], "package_files": ["qube-standin_8.0.0~standin1_all.deb"]}, True),
+    ({"qube-worker": "8.0-1"}, {"version": "8.0-1", "packages": ["qube-core", "qube-worker"], "package_files": []}, False),
+    # Repository packages without a version: always left to the package tool (it is idempotent).
+    ({"qube-worker": "8.0-1"}, {"version": "", "packages": ["qube-worker"], "package_files": []}, True),
+])
+def test_install_check_reads_dpkg(installed, check, needed):
+    module = PackageHost(installed)
+    assert qwm.install_needed(module, check) is needed
+    assert all(argv[:2] == ["/usr/bin/dpkg-query", "-W"] for argv in module.commands)
+
+
+def test_half_installed_package_is_not_installed():
+    class HalfInstalled(PackageHost):
+        def run_command(self, argv):
+            return 0, "deinstall ok config-files|8.0.0~standin1\n", ""
+
+    check = {"version": "", "packages": [], "package_files": ["qube-standin_8.0.0~standin1_all.deb"]}
+    assert qwm.install_needed(HalfInstalled({}), check) is True
