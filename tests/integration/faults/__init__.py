@@ -1,0 +1,1 @@
+"""Helpers of the fault-injection suite (tests/integration/test_faults.py); test equipment only."""

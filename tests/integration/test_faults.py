@@ -1,0 +1,517 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fault injection (issue #8): every fault ends with each host in its old or its new state.
+
+Real lab hosts, real site.yml runs, the Qube! stand-in. The suite builds its own farm (see
+``faults/farm.py``): fs1 (supervisor, .220), fw1..fw5 (.221-.225) and fad1 (.226, joined to
+the shared lab DC dc1), converges it at generation 1, then moves it to generation 2 and 3 under
+faults. A generation changes ``worker_description`` (central, qbwrk.conf) and
+``worker_boot_delay`` (local, every qb.conf), so "old" and "new" are exact byte strings.
+
+    tests/lab/lab.sh exec .venv/bin/pytest -q -s -p no:cacheprovider tests/integration/test_faults.py
+
+QUBE_FAULTS_KEEP=1 keeps the hosts (and dc1 when the suite provisioned it) for inspection.
+
+Before round A every worker's qb.conf gets unmanaged lines (fw2 a whole hand-edited file: CRLF
+line, tabs, odd spacing, inline comments, quoted lists, a ``{ }`` path map, an unknown key,
+non-ASCII comment, no final newline).
+
+Round A (gen 1 -> 2, one run of the whole farm, one fault per worker):
+  F1 fw1  network cut the moment its new qb.conf is written, before its restart (``ip link set
+          vb-fw1 down`` on the lab side of its veth). Asserted: fw1 unreachable in the recap and
+          the report (``failed_at`` names the task); qb.conf old or new; when new, the restart
+          marker is there and the worker still runs the old value; the recovery run restarts it.
+  F3 fw3  validation failing: its validation path is /srv/locked (0700 root) for this run only.
+          Asserted: the report shows validation failed for fw3 alone; its new config is applied.
+  F4 fad1 DC unreachable from this worker only: ``ip route add blackhole 10.88.0.5/32`` inside
+          fad1, winbind cache flushed (dc1 itself keeps running for everyone else). Asserted:
+          fad1 fails at the AD account lookup, the report says so, qb.conf old or new; the
+          supervisor's state for fad1 is recorded (the stand-in panics a worker whose proxy
+          account stops resolving when the push reconfigures it); after the DC is back the
+          recovery run brings it to active and in sync.
+  F5a fw4 SIGKILL of the qube_conf module on fw4 the moment its temp file appears in /etc
+          (``faults/killer.py``, inotify). Asserted: qb.conf is the old bytes, the temp file is
+          left, the next run removes it (warning) and converges.
+  F6 fw5  disk full: a full tmpfs copy of /etc mounted over /etc. Asserted: the run fails on fw5
+          with "/etc/qb.conf: could not write the new content to a temporary file in /etc:
+          [Errno 28] No space left on device; /etc/qb.conf is unchanged", the file is the old
+          bytes, no temp file is left.
+  F7 fw2  the hand-edited qb.conf. Asserted: every unmanaged line of every worker kept byte for
+          byte; fw2's new file is exactly the old one with the managed line changed; the backup
+          equals the original, and restoring it gives the original back.
+  Then the faults are taken out, a normal run converges (rc 0, every worker in sync and active)
+  and the next run reports changed=0 on every host.
+
+Round B (fw2 gen 3, central only; --limit localhost:fs1:fw2):
+  F2 fs1  supervisor down during the push: ``systemctl stop supervisor`` on fs1, so
+          ``qbadmin worker --reconfigure`` fails. Asserted: fs1 fails at the push handler, fw2 is
+          "not run" (the play has no supervisor left), qbwrk.conf old or new, the push marker is
+          there, fw2 still runs gen 2; with the supervisor back (and fw2 registered again) the
+          next run pushes although qbwrk.conf did not change (fw2 in sync), then changed=0.
+
+Round C (fw4 gen 3, central only; qbconfigfile on fs1 made to wait while it validates):
+  F5b fs1 SIGKILL of the qube_conf module writing qbwrk.conf, during its validation. Asserted:
+          qbwrk.conf is the old bytes; the temp file left holds the complete new text; the next
+          qube_conf run in /etc removes it.
+  F5c     SIGKILL of ansible-playbook (its whole process group) at the same moment. Asserted:
+          qbwrk.conf old or new, never anything else; when new, the push marker is there; the
+          report of the killed run says it is incomplete.
+  Then the next run (--limit localhost:fs1:fw4) removes the leftover temp file, pushes, and fw4
+  is in sync; the last run of the suite covers the whole farm and reports changed=0 everywhere.
+
+Only this suite's hosts are touched; they are destroyed at the end (unless QUBE_FAULTS_KEEP=1).
+"""
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from tests.integration.faults import farm as F  # noqa: E402
+from tests.integration.faults import inject as inj  # noqa: E402
+
+KEEP = os.environ.get("QUBE_FAULTS_KEEP") == "1"
+FS1, FW1, FW2, FW3, FW4, FW5, FAD1 = [F.SUPERVISOR] + F.WORKERS + [F.AD_WORKER]
+ALL_WORKERS = F.WORKERS + [F.AD_WORKER]
+MANAGED_LOCAL = ("qb_supervisor", "qb_domain", "worker_boot_delay")
+STATE_DIR = "/var/lib/renderfarm-qube"
+RESTART_MARKER, PUSH_MARKER = "qb.conf.restart-pending", "qbwrk.conf.push-pending"
+QB_CONF_TASK = "Worker config | Local qb.conf"
+AD_LOOKUP_TASK = "Identity | Look up the AD proxy account on this worker"
+PUSH_HANDLER = "Qube supervisor push worker config"
+QBWRK_TASK_RE = r"TASK \[renderfarm\.qube\.supervisor_config : Supervisor config \| Write qbwrk\.conf"
+QB_CONF_TASK_RE = r"TASK \[renderfarm\.qube\.worker_config : Worker config \| Local qb\.conf"
+LEFTOVER_WARNING = "temporary file(s) left by an interrupted earlier run removed"
+DISK_FULL_MSG = ("/etc/qb.conf: could not write the new content to a temporary file in /etc: [Errno 28] "
+                 "No space left on device; /etc/qb.conf is unchanged")
+COMMON_SEED = "# Site notes of the render team (not managed by Ansible)\nstudio_custom_key = keep me exactly\n"
+RICH_SEED = (
+    "# /etc/qb.conf of a render node, hand-edited over the years (kept by Ansible)\r\n"
+    "#\n"
+    "#qb_supervisor = old-supervisor.example.com\n"
+    "qb_supervisor = fs1\n"
+    "qb_domain = qube\n"
+    "\n"
+    "\t# an indented comment with a tab   \n"
+    "client_priority   =   9999    # odd spacing and an inline comment\n"
+    "worker_properties = \"host.gpu=1,host.tier=gold\"\n"
+    "worker_groups = \"seeded,odd group\"\n"
+    "worker_boot_delay = 1\n"
+    "worker_path_map = {\n"
+    "\"/mnt/projects\" = \"/net/projects\"\n"
+    "\"/mnt/cache\" = \"/net/cache\"\n"
+    "}\n"
+    "studio_custom_key = keep me  \n"
+    "# \u00dcn\u00efc\u00f6d\u00e9 comment: caf\u00e9\n"
+    "#worker_cpus = 4\n"
+    "last_line_without_newline = yes"
+)
+TIMES = []
+
+
+@contextlib.contextmanager
+def timed(label):
+    started = time.time()
+    try:
+        yield
+    finally:
+        TIMES.append((label, time.time() - started))
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()[:12] if data is not None else None
+
+
+def unmanaged(data):
+    """The lines (with their line ends) of a qb.conf whose key the collection does not manage."""
+    keep = []
+    for line in data.decode("utf-8").splitlines(True):
+        match = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=", line)
+        if not (match and match.group(1) in MANAGED_LOCAL):
+            keep.append(line)
+    return "".join(keep).encode("utf-8")
+
+
+def with_boot_delay(seed, gen):
+    assert seed.count("worker_boot_delay = 1\n") == 1, seed
+    return seed.replace("worker_boot_delay = 1\n", "worker_boot_delay = %d\n" % gen).encode("utf-8")
+
+
+def leftovers(host, folder="/etc"):
+    return F.listing(host, folder, ".qube_conf.*")
+
+
+def marker(host, name):
+    return F.sh(host, "test -e %s/%s && echo yes || echo no" % (STATE_DIR, name)).strip() == "yes"
+
+
+def assert_settled(run, hosts=None):
+    """rc 0, changed=0 in the recap and the report for every host, report complete."""
+    assert run.returncode == 0, run.tail()
+    hosts = hosts or [h.name for h in F.HOSTS]
+    assert not run.changed(), "%s: changed %s\n%s" % (run.label, run.changed(), run.tail(3000))
+    assert run.report["complete"] is True
+    for name in hosts:
+        row = run.row(name)
+        assert (row["status"], row["changed"]) == ("ok", 0), row
+        if name != FS1.name:
+            assert (row["config_state"], row["validation"]) == ("in_sync", "passed"), row
+
+
+def assert_converged(run, workers):
+    """rc 0; every listed worker ok, in sync, validated, active and running ``workers[name]``."""
+    assert run.returncode == 0, run.tail()
+    assert run.report["complete"] is True and not run.failed()
+    states = inj.worker_states()
+    for name, (boot_delay, description) in workers.items():
+        row = run.row(name)
+        assert (row["status"], row["config_state"], row["validation"], row["failed_at"]) == (
+            "ok", "in_sync", "passed", ""), row
+        running = inj.effective(F.BY_NAME[name])
+        assert (running.get("worker_boot_delay"), running.get("worker_description")) == (
+            str(boot_delay), description), (name, running)
+        assert states.get(name) == "active", states
+        assert not marker(F.BY_NAME[name], RESTART_MARKER), name
+
+
+# --- the farm ----------------------------------------------------------------------------------
+
+class Farm:
+    def __init__(self, folder, inventory, runner):
+        self.folder, self.inventory, self.runner = folder, inventory, runner
+
+
+@pytest.fixture(scope="module")
+def lab_farm():
+    folder = tempfile.mkdtemp(prefix="qube-faults-")
+    os.chmod(folder, 0o700)
+    provisioned_dc = False
+    started = time.time()
+    try:
+        with timed("setup: 7 hosts created, booted, stand-in on fs1, fad1 joined to dc1"):
+            F.create_farm()
+            if not F.dc_running():
+                subprocess.run([os.path.join(F.REPO, "tests", "lab", "dc.sh"), "provision"], check=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+                provisioned_dc = True
+            F.ad_join()
+        inventory = F.Inventory(os.path.join(folder, "inventory"))
+        runner = F.Runner(folder, inventory)
+        inventory.write(1)
+        with timed("converge gen 1, whole farm"):
+            run = runner.play("converge-gen1")
+        assert run.returncode == 0, run.tail()
+        for secret in inventory.secrets:
+            assert secret not in run.output
+        yield Farm(folder, inventory, runner)
+    finally:
+        print("\n\nfault suite timings (s):")
+        for label, seconds in TIMES:
+            print("  %6.1f  %s" % (seconds, label))
+        print("  %6.1f  whole suite" % (time.time() - started))
+        if KEEP:
+            print("QUBE_FAULTS_KEEP=1: hosts kept; runs and reports in %s" % folder)
+        else:
+            F.destroy_farm()
+            if provisioned_dc:
+                subprocess.run([os.path.join(F.REPO, "tests", "lab", "dc.sh"), "stop"], check=False,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- round A: one fault per worker in one run of the whole farm --------------------------------
+
+@pytest.fixture(scope="module")
+def round_a(lab_farm):
+    farm, rec = lab_farm, {"old": {}, "new": {}}
+    for host in ALL_WORKERS:
+        current = F.read_bytes(host, F.QB_CONF).decode("utf-8")
+        seed = RICH_SEED if host is FW2 else current + COMMON_SEED
+        F.write_bytes(host, F.QB_CONF, seed.encode("utf-8"))
+        rec["old"][host.name], rec["new"][host.name] = seed.encode("utf-8"), with_boot_delay(seed, 2)
+    rec["qbwrk_old"] = F.read_bytes(FS1, F.QBWRK_CONF)
+
+    cut = {}
+
+    def cut_fw1(_runner):
+        inj.set_link(FW1, up=False)
+        cut["at"] = time.time()
+
+    with timed("A: inject (DC blackhole on fad1, full /etc on fw5, killer on fw4)"):
+        inj.ensure_joined(FAD1)
+        inj.blackhole_dc(FAD1)
+        rec["etc_free_kib"] = inj.fill_etc(FW5)
+        killer = inj.Killer(FW4)
+    farm.inventory.write(2, {FW3.name: {"qube_validation_paths": ["/srv/locked"]}})
+    try:
+        with timed("A: fault run gen 1 -> 2, whole farm (F1 F3 F4 F5a F6 F7)"):
+            run = farm.runner.play("A-faults", triggers=[(QB_CONF_TASK_RE, lambda r: None),
+                                                         (r"^(changed|ok): \[fw1\]", cut_fw1)])
+        rec["fault"], rec["cut"], rec["killer"] = run, bool(cut), killer.result()
+        rec["qb"] = {h.name: F.read_bytes(h, F.QB_CONF) for h in ALL_WORKERS if h is not FW1}
+        rec["leftovers"] = {h.name: leftovers(h) for h in (FW4, FW5)}
+    finally:
+        with timed("A: take the faults out (link up, /etc unmounted, DC route removed)"):
+            inj.set_link(FW1, up=True)
+            inj.wait_ssh(FW1)
+            inj.unfill_etc(FW5)
+            rec["rejoined"] = inj.restore_dc(FAD1)
+    rec["qb"][FW1.name] = F.read_bytes(FW1, F.QB_CONF)
+    rec["markers"] = {h.name: marker(h, RESTART_MARKER) for h in ALL_WORKERS}
+    rec["running"] = {h.name: inj.effective(h) for h in ALL_WORKERS}
+    rec["states"] = inj.worker_states()
+    rec["dc_running"] = F.dc_running()
+    rec["qbwrk_fault"] = F.read_bytes(FS1, F.QBWRK_CONF)
+
+    # F7: the backup fw2's run took equals the original; restoring it gives the original back.
+    backups = F.listing(FW2, "/etc", "qb.conf.*~")
+    rec["fw2_backups"] = backups
+    if backups:
+        newest = F.sh(FW2, "ls -t /etc/qb.conf.*~ | head -n1").strip()
+        rec["fw2_backup"] = F.read_bytes(FW2, newest)
+        F.sh(FW2, "cp -p %s /etc/qb.conf" % newest)
+        rec["fw2_restored"] = F.read_bytes(FW2, F.QB_CONF)
+
+    farm.inventory.write(2)
+    with timed("A: recovery run, whole farm"):
+        rec["recovery"] = farm.runner.play("A-recovery")
+    rec["after_qb"] = {h.name: F.read_bytes(h, F.QB_CONF) for h in ALL_WORKERS}
+    rec["after_leftovers"] = {h.name: leftovers(h) for h in (FW4, FW5)}
+    with timed("A: settled run, whole farm"):
+        rec["settled"] = farm.runner.play("A-settled")
+    return rec
+
+
+def assert_old_or_new(rec):
+    for name, data in rec["qb"].items():
+        assert data in (rec["old"][name], rec["new"][name]), (name, data)
+
+
+def test_f1_worker_unreachable_mid_run(round_a):
+    run = round_a["fault"]
+    assert round_a["cut"], "fw1's network was never cut\n" + run.tail()
+    assert run.recap[FW1.name]["unreachable"] >= 1, run.recap
+    row = run.row(FW1.name)
+    assert row["status"] == "unreachable" and row["failed_at"], row
+    assert_old_or_new(round_a)
+    if round_a["qb"][FW1.name] == round_a["new"][FW1.name]:
+        # Written, never applied: the restart is owed (marker) and the worker runs the old value.
+        assert round_a["markers"][FW1.name]
+        assert round_a["running"][FW1.name]["worker_boot_delay"] == "1"
+    assert_converged(round_a["recovery"], {FW1.name: (2, "faults gen 2")})
+    assert_settled(round_a["settled"])
+
+
+def test_f3_validation_fails_on_one_host(round_a):
+    run = round_a["fault"]
+    rows = {name: run.row(name) for name in (w.name for w in ALL_WORKERS)}
+    assert rows[FW3.name]["validation"] == "failed", rows[FW3.name]
+    assert "/srv/locked" in rows[FW3.name]["validation_detail"] or "/srv/locked" in run.output, rows[FW3.name]
+    assert [n for n, r in rows.items() if r["validation"] == "failed"] == [FW3.name]
+    # The configuration was applied before the validation job ran: fw3 is in its new state.
+    assert round_a["qb"][FW3.name] == round_a["new"][FW3.name]
+    assert round_a["running"][FW3.name]["worker_boot_delay"] == "2"
+    assert_converged(round_a["recovery"], {FW3.name: (2, "faults gen 2")})
+    assert_settled(round_a["settled"])
+
+
+def test_f4_dc_unreachable_from_one_worker(round_a):
+    run = round_a["fault"]
+    assert round_a["dc_running"], "dc1 must keep running: the fault is a route inside fad1 only"
+    row = run.row(FAD1.name)
+    assert row["status"] == "failed" and row["failed_at"].endswith(AD_LOOKUP_TASK), row
+    assert_old_or_new(round_a)
+    if round_a["qb"][FAD1.name] == round_a["new"][FAD1.name]:
+        assert round_a["markers"][FAD1.name]
+    # Recorded, not judged: the stand-in re-runs its boot diagnostics on the push, and a proxy
+    # account that no longer resolves puts the worker in "panic" until it is reconfigured.
+    print("\nF4: fad1 state during the DC outage: %s" % round_a["states"].get(FAD1.name))
+    assert round_a["states"].get(FAD1.name) in ("active", "panic")
+    assert_converged(round_a["recovery"], {FAD1.name: (2, "faults gen 2")})
+    assert_settled(round_a["settled"])
+
+
+def test_f5a_module_killed_while_writing_qb_conf(round_a):
+    run, killed = round_a["fault"], round_a["killer"]
+    assert killed.get("killed"), "the killer on fw4 never fired: %s" % killed
+    print("\nF5a: qube_conf on fw4 SIGKILLed %.1f ms after %s appeared" % (killed["after_s"] * 1000, killed["temp"]))
+    row = run.row(FW4.name)
+    assert row["status"] == "failed" and QB_CONF_TASK in row["failed_at"], row
+    assert round_a["qb"][FW4.name] == round_a["old"][FW4.name]
+    assert round_a["leftovers"][FW4.name] == [os.path.basename(killed["temp"])]
+    assert LEFTOVER_WARNING in round_a["recovery"].output
+    assert round_a["after_leftovers"][FW4.name] == []
+    assert_converged(round_a["recovery"], {FW4.name: (2, "faults gen 2")})
+    assert_settled(round_a["settled"])
+
+
+def test_f6_disk_full(round_a):
+    run = round_a["fault"]
+    assert round_a["etc_free_kib"] == 0
+    row = run.row(FW5.name)
+    assert row["status"] == "failed" and QB_CONF_TASK in row["failed_at"], row
+    flat = " ".join(run.output.split())
+    assert "fatal: [fw5]" in run.output and DISK_FULL_MSG in flat, run.tail()
+    assert round_a["qb"][FW5.name] == round_a["old"][FW5.name]
+    assert round_a["leftovers"][FW5.name] == []
+    assert_converged(round_a["recovery"], {FW5.name: (2, "faults gen 2")})
+    assert_settled(round_a["settled"])
+
+
+def test_f7_unmanaged_keys_kept_backup_restorable(round_a):
+    run = round_a["fault"]
+    assert run.row(FW2.name)["status"] == "ok", run.row(FW2.name)
+    assert round_a["qb"][FW2.name] == round_a["new"][FW2.name]
+    assert round_a["fw2_backup"] == round_a["old"][FW2.name], round_a["fw2_backups"]
+    assert round_a["fw2_restored"] == round_a["old"][FW2.name]
+    for host in ALL_WORKERS:
+        assert round_a["after_qb"][host.name] == round_a["new"][host.name], host.name
+        assert unmanaged(round_a["after_qb"][host.name]) == unmanaged(round_a["old"][host.name]), host.name
+    assert_converged(round_a["recovery"], {FW2.name: (2, "faults gen 2")})
+    assert_settled(round_a["settled"])
+
+
+def test_round_a_report_says_what_happened(round_a):
+    run = round_a["fault"]
+    assert run.returncode != 0 and run.report["complete"] is True
+    assert run.failed() == {FW1.name, FW4.name, FW5.name, FAD1.name} | (run.failed() & {FW3.name}), run.recap
+    assert run.row(FS1.name)["status"] == "ok" and run.row(FW2.name)["status"] == "ok"
+    for name in (FW1.name, FW4.name, FW5.name, FAD1.name):
+        assert "%s %s at: " % (name, run.row(name)["status"]) in run.output
+    recovery = round_a["recovery"]
+    assert_converged(recovery, {h.name: (2, "faults gen 2") for h in ALL_WORKERS})
+    assert_settled(round_a["settled"])
+
+
+# --- round B: the supervisor down during the push ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def round_b(lab_farm, round_a):
+    farm, rec, limit = lab_farm, {}, "localhost:fs1:fw2"
+    farm.inventory.write(2, {FW2.name: {"qube_worker_description": "faults gen 3"}})
+    rec["qbwrk_old"], rec["fw2_qb"] = F.read_bytes(FS1, F.QBWRK_CONF), F.read_bytes(FW2, F.QB_CONF)
+    inj.supervisor("stop")
+    try:
+        with timed("B: fault run, supervisor stopped (F2), --limit %s" % limit):
+            rec["fault"] = farm.runner.play("B-supervisor-down", limit=limit)
+        rec["qbwrk_fault"] = F.read_bytes(FS1, F.QBWRK_CONF)
+        rec["push_marker"] = marker(FS1, PUSH_MARKER)
+    finally:
+        inj.supervisor("start")
+    rec["fw2_qb_fault"], rec["fw2_running"] = F.read_bytes(FW2, F.QB_CONF), inj.effective(FW2)
+    # The operator's next step: the supervisor is back and its workers have registered again
+    # (a restarted stand-in supervisor lists every worker "down" until its next heartbeat, and a
+    # push skips "down" workers).
+    with timed("B: supervisor back, fw2 registered again"):
+        inj.wait_registered([FW2.name])
+    with timed("B: recovery run, --limit %s" % limit):
+        rec["recovery"] = farm.runner.play("B-recovery", limit=limit)
+    rec["qbwrk_new"], rec["push_marker_after"] = F.read_bytes(FS1, F.QBWRK_CONF), marker(FS1, PUSH_MARKER)
+    with timed("B: settled run, --limit %s" % limit):
+        rec["settled"] = farm.runner.play("B-settled", limit=limit)
+    return rec
+
+
+def test_f2_supervisor_down_during_push(round_b):
+    run = round_b["fault"]
+    assert run.returncode != 0
+    row = run.row(FS1.name)
+    assert row["status"] == "failed" and row["failed_at"].endswith(PUSH_HANDLER), row
+    assert "cannot reach the supervisor" in run.output, run.tail()
+    assert run.row(FW2.name)["status"] == "not run", run.row(FW2.name)
+    assert round_b["qbwrk_fault"] in (round_b["qbwrk_old"], round_b["qbwrk_new"])
+    assert round_b["qbwrk_old"] != round_b["qbwrk_new"]
+    assert round_b["push_marker"] == (round_b["qbwrk_fault"] == round_b["qbwrk_new"])
+    # fw2 is untouched and still runs its old (gen 2) configuration.
+    assert round_b["fw2_qb_fault"] == round_b["fw2_qb"]
+    assert round_b["fw2_running"]["worker_description"] == "faults gen 2"
+    # qbwrk.conf did not change in the recovery run, yet the push owed since the fault happened.
+    recovery = round_b["recovery"]
+    assert "RUNNING HANDLER [renderfarm.qube.supervisor_config : %s]" % PUSH_HANDLER in recovery.output
+    assert not round_b["push_marker_after"]
+    assert_converged(recovery, {FW2.name: (2, "faults gen 3")})
+    assert_settled(round_b["settled"], hosts=[FS1.name, FW2.name])
+
+
+# --- round C: SIGKILL while qbwrk.conf is being written ----------------------------------------
+
+@pytest.fixture(scope="module")
+def round_c(lab_farm, round_b):
+    farm, rec = lab_farm, {}
+    farm.inventory.write(2, {FW2.name: {"qube_worker_description": "faults gen 3"},
+                             FW4.name: {"qube_worker_description": "faults gen 3"}})
+    rec["qbwrk_old"] = F.read_bytes(FS1, F.QBWRK_CONF)
+
+    def kill_module(_runner):
+        pid, temp = inj.wait_validating()
+        rec["temp"] = temp
+        F.sh(FS1, "kill -9 %d" % pid)
+        inj.release_validation()
+
+    def kill_controller(runner):
+        rec["c2_pid"], rec["c2_temp"] = inj.wait_validating()
+        runner.kill()
+        inj.release_validation()
+
+    try:
+        inj.hold_validation()
+        with timed("C: F5b run, qube_conf SIGKILLed while validating qbwrk.conf, --limit localhost:fs1"):
+            rec["c1"] = farm.runner.play("C1-module-killed", limit="localhost:fs1",
+                                         triggers=[(QBWRK_TASK_RE, kill_module)])
+        rec["qbwrk_c1"], rec["leftovers_c1"] = F.read_bytes(FS1, F.QBWRK_CONF), leftovers(FS1)
+        rec["temp_c1"] = F.read_bytes(FS1, rec.get("temp", "/nonexistent"))
+        inj.hold_validation()
+        with timed("C: F5c run, ansible-playbook SIGKILLed while qbwrk.conf is validated"):
+            rec["c2"] = farm.runner.play("C2-controller-killed", limit="localhost:fs1",
+                                         triggers=[(QBWRK_TASK_RE, kill_controller)])
+        # The orphaned module finishes (or dies) on fs1 on its own; wait for its temp file to go.
+        deadline = time.time() + 30
+        while time.time() < deadline and os.path.basename(rec["c2_temp"]) in leftovers(FS1):
+            if F.sh(FS1, "kill -0 %d 2>/dev/null && echo alive || echo gone" % rec["c2_pid"]).strip() == "gone":
+                break
+            time.sleep(0.5)
+        rec["qbwrk_c2"], rec["push_marker_c2"] = F.read_bytes(FS1, F.QBWRK_CONF), marker(FS1, PUSH_MARKER)
+        rec["leftovers_c2"] = leftovers(FS1)
+    finally:
+        inj.unwrap_validation()
+    with timed("C: recovery run, --limit localhost:fs1:fw4"):
+        rec["recovery"] = farm.runner.play("C-recovery", limit="localhost:fs1:fw4")
+    rec["qbwrk_new"], rec["leftovers_after"] = F.read_bytes(FS1, F.QBWRK_CONF), leftovers(FS1)
+    with timed("C: settled run, whole farm"):
+        rec["settled"] = farm.runner.play("C-settled")
+    return rec
+
+
+def test_f5b_module_killed_while_writing_qbwrk_conf(round_c):
+    run = round_c["c1"]
+    row = run.row(FS1.name)
+    assert row["status"] == "failed" and "Write qbwrk.conf" in row["failed_at"], row
+    assert round_c["qbwrk_c1"] == round_c["qbwrk_old"]
+    assert round_c["leftovers_c1"] == [os.path.basename(round_c["temp"])]
+    # Killed after the complete new text was in the temp file, before the rename.
+    assert round_c["temp_c1"] == round_c["qbwrk_new"] != round_c["qbwrk_old"]
+    # The next qube_conf run in /etc (the C2 run's) removed it: its process was gone.
+    assert os.path.basename(round_c["temp"]) not in round_c["leftovers_c2"]
+    assert round_c["leftovers_after"] == []
+
+
+def test_f5c_controller_killed_while_writing_qbwrk_conf(round_c):
+    run = round_c["c2"]
+    assert run.killed and run.report is not None and run.report["complete"] is False, run.tail()
+    assert round_c["qbwrk_c2"] in (round_c["qbwrk_old"], round_c["qbwrk_new"])
+    print("\nF5c: after the controller was killed qbwrk.conf is the %s file"
+          % ("new" if round_c["qbwrk_c2"] == round_c["qbwrk_new"] else "old"))
+    if round_c["qbwrk_c2"] == round_c["qbwrk_new"]:
+        assert round_c["push_marker_c2"], "the new qbwrk.conf was never pushed and nothing says so"
+    assert_converged(round_c["recovery"], {FW4.name: (2, "faults gen 3")})
+    assert_settled(round_c["settled"])
