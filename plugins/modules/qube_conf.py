@@ -28,7 +28,7 @@ description:
     interrupted run (killed, host lost, disk full) leaves either the old or the new file, never a
     partial one. A failed write removes its temporary file and names the file and the cause.
   - Temporary files that an earlier, killed run left in the directory (their process is gone) are
-    removed, with a warning (housekeeping: it does not make the task C(changed)).
+    removed, with a warning (housekeeping, which does not make the task C(changed)).
   - With O(pending_file), a change also leaves a marker until the handler that applies the change
     (a worker restart, a C(qbadmin worker --reconfigure)) removes it; while the marker exists the
     task reports C(changed), so a change whose handler never ran (the run was killed, the host

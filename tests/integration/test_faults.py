@@ -304,6 +304,8 @@ def test_f1_worker_unreachable_mid_run(round_a):
     row = run.row(FW1.name)
     assert row["status"] == "unreachable" and row["failed_at"], row
     assert_old_or_new(round_a)
+    print("\nF1: fw1's qb.conf after the cut: %s" % ("new" if round_a["qb"][FW1.name] == round_a["new"][FW1.name]
+                                                      else "old"))
     if round_a["qb"][FW1.name] == round_a["new"][FW1.name]:
         # Written, never applied: the restart is owed (marker) and the worker runs the old value.
         assert round_a["markers"][FW1.name]
@@ -315,6 +317,7 @@ def test_f1_worker_unreachable_mid_run(round_a):
 def test_f3_validation_fails_on_one_host(round_a):
     run = round_a["fault"]
     rows = {name: run.row(name) for name in (w.name for w in ALL_WORKERS)}
+    print("\nF3: fw3 status %s, validation detail: %s" % (rows[FW3.name]["status"], rows[FW3.name]["validation_detail"]))
     assert rows[FW3.name]["validation"] == "failed", rows[FW3.name]
     assert "/srv/locked" in rows[FW3.name]["validation_detail"] or "/srv/locked" in run.output, rows[FW3.name]
     assert [n for n, r in rows.items() if r["validation"] == "failed"] == [FW3.name]
@@ -335,7 +338,8 @@ def test_f4_dc_unreachable_from_one_worker(round_a):
         assert round_a["markers"][FAD1.name]
     # Recorded, not judged: the stand-in re-runs its boot diagnostics on the push, and a proxy
     # account that no longer resolves puts the worker in "panic" until it is reconfigured.
-    print("\nF4: fad1 state during the DC outage: %s" % round_a["states"].get(FAD1.name))
+    print("\nF4: fad1's qb.conf during the DC outage: %s, its state: %s" % (
+        "new" if round_a["qb"][FAD1.name] == round_a["new"][FAD1.name] else "old", round_a["states"].get(FAD1.name)))
     assert round_a["states"].get(FAD1.name) in ("active", "panic")
     assert_converged(round_a["recovery"], {FAD1.name: (2, "faults gen 2")})
     assert_settled(round_a["settled"])
@@ -489,6 +493,9 @@ def round_c(lab_farm, round_b):
     rec["qbwrk_new"], rec["leftovers_after"] = F.read_bytes(FS1, F.QBWRK_CONF), leftovers(FS1)
     with timed("C: settled run, whole farm"):
         rec["settled"] = farm.runner.play("C-settled")
+    rec["final_qb"] = {h.name: F.read_bytes(h, F.QB_CONF) for h in ALL_WORKERS}
+    rec["final_leftovers"] = {h.name: leftovers(h) for h in F.HOSTS}
+    rec["final_markers"] = {h.name: [m for m in (RESTART_MARKER, PUSH_MARKER) if marker(h, m)] for h in F.HOSTS}
     return rec
 
 
@@ -514,4 +521,13 @@ def test_f5c_controller_killed_while_writing_qbwrk_conf(round_c):
     if round_c["qbwrk_c2"] == round_c["qbwrk_new"]:
         assert round_c["push_marker_c2"], "the new qbwrk.conf was never pushed and nothing says so"
     assert_converged(round_c["recovery"], {FW4.name: (2, "faults gen 3")})
+    assert_settled(round_c["settled"])
+
+
+def test_end_state_of_the_whole_farm(round_a, round_c):
+    """After all faults: every qb.conf is exactly its seed with the new value, nothing left over."""
+    for host in ALL_WORKERS:
+        assert round_c["final_qb"][host.name] == round_a["new"][host.name], host.name
+    assert not any(round_c["final_leftovers"].values()), round_c["final_leftovers"]
+    assert not any(round_c["final_markers"].values()), round_c["final_markers"]
     assert_settled(round_c["settled"])
