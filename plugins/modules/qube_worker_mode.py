@@ -85,14 +85,16 @@ options:
         type: list
         elements: str
         default: []
-extends_documentation_fragment: []
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
+    details: Read-only commands (C(systemctl is-active), C(is-enabled), C(dpkg-query)) still run.
   diff_mode:
     support: full
   platform:
-    platforms: [linux]
+    platforms: posix
 notes:
   - Linux with systemd only; macOS and Windows hosts use the role's task files, which apply the
     same plan with community.general.launchd, ansible.windows and community.windows modules.
