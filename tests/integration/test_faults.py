@@ -304,8 +304,8 @@ def test_f1_worker_unreachable_mid_run(round_a):
     row = run.row(FW1.name)
     assert row["status"] == "unreachable" and row["failed_at"], row
     assert_old_or_new(round_a)
-    print("\nF1: fw1's qb.conf after the cut: %s" % ("new" if round_a["qb"][FW1.name] == round_a["new"][FW1.name]
-                                                      else "old"))
+    fw1_new = round_a["qb"][FW1.name] == round_a["new"][FW1.name]
+    print("\nF1: fw1's qb.conf after the cut: %s" % ("new" if fw1_new else "old"))
     if round_a["qb"][FW1.name] == round_a["new"][FW1.name]:
         # Written, never applied: the restart is owed (marker) and the worker runs the old value.
         assert round_a["markers"][FW1.name]
