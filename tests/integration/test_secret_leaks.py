@@ -3,9 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Secret-leak test (issue #8): canary passwords appear nowhere but where Qube! needs them.
 
-Builds its own lab farm (lksup + lkw1..lkw4, octets 180-184, see ``leaks/farm.py``), runs the
-scenario matrix below with ``ansible-playbook -vvvv --diff`` while sampling ``ps -eo args`` every
-0.2 s on every host, then scans for every canary form (``leaks/canary.py``): all controller
+Builds its own lab farm (lksup + lkw1..lkw4, octets 180-184, and the AD worker lkad, octet 185,
+joined to the shared dc1 with an AD account whose password is a canary; see ``leaks/farm.py`` and
+``leaks/ad.py``), runs the scenario matrix below with ``ansible-playbook --diff`` at the default
+verbosity, -v and -vvvv while sampling ``ps -eo args`` every 0.2 s on every host, then scans for
+every canary form (``leaks/canary.py``): all controller
 output, the ansible logs, the farm reports (JSON/HTML), the process samples, the whole journal
 and every file under /var/log and /var/spool/qube of every host, every file on the hosts modified
 since the first run, and what the WinRM double recorded. Also checks that every file holding the
@@ -30,6 +32,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # the repository root: tests.*
 
+from tests.integration.leaks import ad  # noqa: E402
 from tests.integration.leaks import farm as farm_mod  # noqa: E402
 from tests.integration.leaks import windows  # noqa: E402
 from tests.integration.leaks.canary import CANARIES, Scanner  # noqa: E402
@@ -40,23 +43,37 @@ KEEP = os.environ.get("LEAK_TEST_KEEP") == "1"
 TOO_LONG = CANARIES["rotated"] * 16  # 256+ bytes: the stand-in qbhash refuses it
 
 FLIP_LIMIT = "localhost:lksup:lkw2"  # the flip touches one worker: keep the runs short
-# (label, playbook, check mode, inventory variant, --limit, hosts the recap must show failed,
-#  workers whose validation job the farm report must show failed). Every run: -vvvv --diff.
+VERBOSITY = {0: "default", 1: "-v", 4: "-vvvv"}
+# (label, scenario, verbosity, playbook, check mode, inventory variant, --limit, hosts the recap
+#  must show failed, workers whose validation job the farm report must show failed). Every run
+# has --diff. The -vvvv runs come first, on fresh hosts; the lower verbosities then run the main
+# site.yml converge again with the password switched back and forth, so each level prints a run
+# that really changes secrets (account password, validation), not only an idempotent one.
 MATRIX = [
-    # service + local proxy account (lkw1, lkw4), desktop (lkw2), user mode (lkw3); lkw4's
-    # validation path is not writable by qubeproxy: the validation job fails (reported, not fatal).
-    ("site-real", "site.yml", False, "base", None, set(), {"lkw4"}),
+    # service + local proxy account (lkw1, lkw4), desktop (lkw2), user mode (lkw3), AD proxy
+    # account (lkad); lkw4's validation path is not writable by qubeproxy: the validation job
+    # fails (reported, not fatal).
+    ("site-real", "site-real", 4, "site.yml", False, "base", None, set(), {"lkw4"}),
     # lkw2 flips desktop -> service. In check mode its read-back fails: the supervisor does not know
     # a worker that has never run in service mode (observed behaviour, see the report).
-    ("flip-check", "site.yml", True, "flip", FLIP_LIMIT, {"lkw2"}, set()),
-    ("flip-real", "site.yml", False, "flip", FLIP_LIMIT, set(), set()),
-    ("rotate-check", "playbooks/rotate_proxy_password.yml", True, "rotated", None, set(), {"lkw4"}),
-    ("rotate-real", "playbooks/rotate_proxy_password.yml", False, "rotated", None, set(), {"lkw4"}),
+    ("flip-check", "flip-check", 4, "site.yml", True, "flip", FLIP_LIMIT, {"lkw2"}, set()),
+    ("flip-real", "flip-real", 4, "site.yml", False, "flip", FLIP_LIMIT, set(), set()),
+    ("rotate-check", "rotate-check", 4, "playbooks/rotate_proxy_password.yml", True, "rotated", None, set(), {"lkw4"}),
+    ("rotate-real", "rotate-real", 4, "playbooks/rotate_proxy_password.yml", False, "rotated", None, set(), {"lkw4"}),
+    # The main converge at the default verbosity (password back to the proxy canary) and at -v
+    # (to the rotated canary): the local account and the central hash change in both.
+    ("site-real-v0", "site-real", 0, "site.yml", False, "flip", None, set(), {"lkw4"}),
+    ("site-real-v1", "site-real", 1, "site.yml", False, "rotated", None, set(), {"lkw4"}),
     # FAILING: auto-logon (vaulted canary) asked for on a Linux desktop worker is refused.
-    ("autologon-refused", "site.yml", False, "autologon", "lkw2", {"lkw2"}, None),
-    # FAILING: qbhash on the supervisor refuses a 256+ byte password (made of the rotated canary).
-    ("qbhash-fails", "playbooks/rotate_proxy_password.yml", False, "too_long", "lksup", {"lksup"}, None),
+    ("autologon-refused", "autologon-refused", 4, "site.yml", False, "autologon", "lkw2", {"lkw2"}, None),
+    # FAILING: qbhash on the supervisor refuses a 256+ byte password (made of the rotated canary);
+    # at -vvvv and at the default verbosity, where a failure prints its whole result.
+    ("qbhash-fails", "qbhash-fails", 4, "playbooks/rotate_proxy_password.yml", False, "too_long", "lksup", {"lksup"}, None),
+    ("qbhash-fails-v0", "qbhash-fails", 0, "playbooks/rotate_proxy_password.yml", False, "too_long", "lksup", {"lksup"},
+     None),
 ]
+# The Windows path (leaks/windows.yml against the WinRM double) runs after the matrix, at -vvvv.
+WINDOWS_RUNS = [("windows-check", True), ("windows-real", False)]
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -97,18 +114,25 @@ def evidence(tmp_path_factory):
     started = time.time()
     names = [h.name for h in FARM.HOSTS]
     lab("destroy", *names)
+    provisioned = ad.ensure_dc()
     for host in FARM.HOSTS:
-        lab("create", host.name, str(host.octet))
-    lab("start", *names)
-    lab("install-standin", FARM.SUPERVISOR.name)
-    for host in FARM.WORKERS:
-        host.run(FARM.PREPARE_WORKER)
-    for host in FARM.HOSTS:
-        host.mark()
+        lab("create", host.name, str(host.octet), *(["--layer", host.layer] if host.layer else []))
     try:
-        yield collect(folder, started)
+        lab("start", *names)
+        lab("install-standin", FARM.SUPERVISOR.name)
+        for host in FARM.WORKERS:
+            host.run(FARM.PREPARE_WORKER)
+        ad.create_account()
+        ad.join(FARM.AD_WORKER)
+        dc_stamp = ad.dc_stamp()
+        for host in FARM.HOSTS:
+            host.mark()
+        found = collect(folder, started)
+        found["dc"] = {"provisioned_here": provisioned, "reprovisioned_during_runs": ad.dc_stamp() != dc_stamp}
+        yield found
     finally:
         if not KEEP:
+            ad.delete_account()
             lab("destroy", *names)
 
 
@@ -120,11 +144,12 @@ def collect(folder, started):
     runner = FARM.Runner(folder, vault)
     scanner = Scanner(CANARIES)
     samples, outcomes = {}, {}
-    for label, playbook, check, name, limit, expect_failed, expect_invalid in MATRIX:
+    for label, _scenario, verbosity, playbook, check, name, limit, expect_failed, expect_invalid in MATRIX:
         inventory = FARM.write_inventory(os.path.join(folder, "inventory-%s.yml" % name), vault,
                                          variant(name, package_files))
         with ProcessSampler(FARM.HOSTS, folder, label) as sampler:
-            run = runner.play(label, playbook, inventory, check=check, extra=["--limit", limit or FARM.EXCLUDE_PAPER_HOST])
+            run = runner.play(label, playbook, inventory, check=check, verbosity=verbosity,
+                              extra=["--limit", limit or FARM.EXCLUDE_PAPER_HOST])
         samples[label] = sampler.samples()
         outcomes[label] = (run, failed_hosts(run.output), expect_failed, validation_failed(run), expect_invalid)
 
@@ -137,7 +162,7 @@ def collect(folder, started):
         with open(win_vars, "w", encoding="utf-8") as handle:
             import yaml
             yaml.dump(windows.playbook_vars(double.port), handle, Dumper=FARM._dumper(vault))
-        for label, check in (("windows-check", True), ("windows-real", False)):
+        for label, check in WINDOWS_RUNS:
             run = runner.play(label, "tests/integration/leaks/windows.yml", win_inventory, check=check,
                               extra=["-e", "@" + win_vars])
             outcomes[label] = (run, failed_hosts(run.output), set(), None, None)
@@ -202,10 +227,33 @@ def unexpected_outcomes(outcomes):
 
 def test_every_scenario_ends_as_designed(evidence):
     """Good hosts converge and the FAILING paths really fail (else the scan proves little)."""
+    assert not evidence["dc"]["reprovisioned_during_runs"], \
+        "dc1 was re-provisioned by another session during the runs: lkad's results are void, run again"
     wrong = unexpected_outcomes(evidence["outcomes"])
     assert not wrong, "\n".join(wrong)
-    for label in ("site-real", "rotate-real"):
+    for label in ("site-real", "rotate-real", "site-real-v0", "site-real-v1"):
         assert "/srv/locked" in evidence["outcomes"][label][0].output, label
+
+
+def test_ad_worker_ran_jobs_as_the_ad_account(evidence):
+    """lkad took part in every full run and its validation (AD check, job as MYCORP\\lkproxy) passed."""
+    for label, _scenario, _verbosity, _playbook, _check, _name, limit, _failed, _invalid in MATRIX:
+        if limit is None:
+            run = evidence["outcomes"][label][0]
+            assert re.search(r"^lkad\s+:\s+ok=\d+", run.output, re.M), label
+            assert "lkad" not in (evidence["outcomes"][label][3] or set()), label
+    report = os.path.join(evidence["outcomes"]["site-real"][0].report_dir, "qube-report.json")
+    with open(report, encoding="utf-8") as handle:
+        row = next(h for h in json.load(handle)["hosts"] if h["host"] == "lkad")
+    assert row.get("validation") == "passed" and "lkproxy" in row.get("job_identity", ""), row
+
+
+def test_lower_verbosity_runs_changed_secrets(evidence):
+    """The default and -v converges really changed the password (else they would prove little)."""
+    for label in ("site-real-v0", "site-real-v1"):
+        run = evidence["outcomes"][label][0]
+        assert re.search(r"^lkw1\s+:\s+ok=\d+\s+changed=[1-9]", run.output, re.M), (label, run.output[-2500:])
+        assert ("-vvvv" not in run.argv) and (("-v" in run.argv) == (label == "site-real-v1")), run.argv
 
 
 def test_windows_path_registered_and_failed_as_designed(evidence):
@@ -230,8 +278,18 @@ def test_no_canary_anywhere(evidence):
     print("\nevidence: %d blobs, %.1f MiB; host files scanned %s; %.1f s; kept in %s"
           % (scanner.blobs, scanner.bytes / 1048576.0, evidence["hosts_scanned"], evidence["seconds"],
              evidence["folder"]))
-    print("scenarios x verbosity scanned: %d, canaries found: %d" % (runs, len(scanner.hits)))
-    assert runs == len(MATRIX) + 2
+    levels = {}
+    for _label, scenario, verbosity, *_rest in MATRIX:
+        levels.setdefault(verbosity, set()).add(scenario)
+    scenarios = {m[1] for m in MATRIX} | {label for label, _check in WINDOWS_RUNS}
+    levels[4] |= {label for label, _check in WINDOWS_RUNS}
+    print("per verbosity: %s" % "; ".join("%s: %s" % (VERBOSITY[v], ", ".join(sorted(levels[v]))) for v in sorted(levels)))
+    print("leak scan: %d scenarios x %d verbosity levels = %d runs (not every pair: %s), %d blobs scanned, "
+          "canaries found: %d" % (len(scenarios), len(levels), runs,
+                                  ", ".join("%s %d" % (VERBOSITY[v], len(levels[v])) for v in sorted(levels)),
+                                  scanner.blobs, len(scanner.hits)))
+    assert runs == len(MATRIX) + len(WINDOWS_RUNS)
+    assert set(levels) == set(VERBOSITY)
     assert min(evidence["hosts_scanned"].values()) > 0
     assert not scanner.hits, "canaries found:\n" + scanner.report()
 

@@ -24,6 +24,7 @@ CANARIES = {
     "user_windows": "Canary-User-2d4e!",
     "auto_logon": "Canary-Logon-5c6f!",
     "winrm_admin": "Canary-Admin-8e0b!",
+    "ad": "Canary-AD-3e8a!",
 }
 
 

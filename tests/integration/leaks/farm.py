@@ -1,10 +1,12 @@
 """Inventory of the leak-test farm (canaries as inline ``!vault`` values) and the playbook runner.
 
-Farm: lksup (stand-in supervisor) and four workers, one per identity path:
+Farm: lksup (stand-in supervisor) and five workers, one per identity path:
   lkw1  service mode, local proxy account qubeproxy (central proxy_password in qbwrk.conf)
   lkw2  desktop mode (user artist); holds the vaulted auto-logon password (auto-logon off: Linux)
   lkw3  service mode, user mode (submitter alice); holds a vaulted Windows user-mode password entry
   lkw4  service mode, local proxy account, validation path the account cannot write: FAILS
+  lkad  service mode, AD proxy account MYCORP\\lkproxy (layer ad, joined to the shared dc1); its
+        AD password is a canary (``leaks/ad.py`` creates the account on dc1)
   lkwin inventory only (qube_os winnt, never contacted: every run has --limit 'all:!lkwin'); its
         proxy password is placed central, so lksup runs qbhash and qbwrk.conf carries the
         encrypted proxy_password (the supervisor role renders every worker of the group)
@@ -21,12 +23,14 @@ from typing import Dict, List, Optional
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
+from . import ad
 from .canary import CANARIES
 from .lab import KEY, QLAB_DIR, REPO, LabHost
 
 PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 SUPERVISOR = LabHost("lksup", 180, supervisor=True)
-WORKERS = [LabHost("lkw1", 181), LabHost("lkw2", 182), LabHost("lkw3", 183), LabHost("lkw4", 184)]
+AD_WORKER = LabHost("lkad", 185, layer="ad")
+WORKERS = [LabHost("lkw1", 181), LabHost("lkw2", 182), LabHost("lkw3", 183), LabHost("lkw4", 184), AD_WORKER]
 HOSTS = [SUPERVISOR] + WORKERS
 PAPER_WINDOWS = "lkwin"
 EXCLUDE_PAPER_HOST = "all:!" + PAPER_WINDOWS
@@ -87,6 +91,7 @@ def farm_vars(package_files: List[str]) -> Dict[str, dict]:
                  "qube_user_mode_users": ["alice"],
                  "qube_windows_user_passwords": [{"name": "alice", "password": Vaulted(CANARIES["user_windows"])}]},
         "lkw4": {"qube_worker_mode": "service", "qube_validation_paths": ["/srv/locked"]},
+        AD_WORKER.name: ad.inventory_vars(Vaulted),
         PAPER_WINDOWS: {"ansible_host": "127.0.0.1", "ansible_connection": "winrm", "qube_os": "winnt",
                         "qube_worker_mode": "service", "qube_worker_install": False,
                         "qube_validation_paths": ["C:\\renders"]},
@@ -115,6 +120,7 @@ class Run:
 
     label: str
     argv: List[str]
+    verbosity: int
     returncode: int
     output: str
     log_file: str
@@ -123,7 +129,8 @@ class Run:
 
 
 class Runner:
-    """Runs ansible-playbook at -vvvv --diff from the repository, output and log kept per run."""
+    """Runs ansible-playbook with --diff at a given verbosity (default -vvvv) from the repository,
+    output and log kept per run."""
 
     def __init__(self, folder: str, vault: Vault):
         self.folder, self.vault = folder, vault
@@ -134,17 +141,21 @@ class Runner:
         env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
                    ANSIBLE_LOG_PATH=os.path.join(self.folder, "ansible-%s.log" % label),
                    ANSIBLE_LOCAL_TEMP=os.path.join(self.folder, "ansible-tmp"),
-                   QUBE_REPORT_DIR=os.path.join(self.folder, "reports", label), QLAB_DIR=QLAB_DIR)
+                   QUBE_REPORT_DIR=os.path.join(self.folder, "reports", label), QLAB_DIR=QLAB_DIR,
+                   # ansible.cfg caches facts for a day: keep this farm's in the evidence folder
+                   # (new hosts start with no stale entry, and the cache is scanned too).
+                   ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(self.folder, "facts"))
         return env
 
     def play(self, label: str, playbook: str, inventory: str, check: bool = False,
-             extra: Optional[List[str]] = None, timeout: int = 600) -> Run:
-        argv = [PLAYBOOK_BIN, "-vvvv", "--diff", "-i", inventory, "--vault-password-file",
-                self.vault.password_file, os.path.join(REPO, playbook)] + (["--check"] if check else []) + (extra or [])
+             extra: Optional[List[str]] = None, timeout: int = 600, verbosity: int = 4) -> Run:
+        level = ["-" + "v" * verbosity] if verbosity else []
+        argv = [PLAYBOOK_BIN] + level + ["--diff", "-i", inventory, "--vault-password-file", self.vault.password_file,
+                                         os.path.join(REPO, playbook)] + (["--check"] if check else []) + (extra or [])
         started = time.time()
         proc = subprocess.run(argv, cwd=REPO, env=self.env(label), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, timeout=timeout, check=False)
-        run = Run(label, argv, proc.returncode, proc.stdout, self.env(label)["ANSIBLE_LOG_PATH"],
+        run = Run(label, argv, verbosity, proc.returncode, proc.stdout, self.env(label)["ANSIBLE_LOG_PATH"],
                   self.env(label)["QUBE_REPORT_DIR"], round(time.time() - started, 1))
         with open(os.path.join(self.folder, "output-%s.txt" % label), "w", encoding="utf-8") as handle:
             handle.write(proc.stdout)

@@ -43,17 +43,17 @@ def ssh_argv(address: str, command: str) -> List[str]:
 class LabHost:
     """One lab host of this test (name and last octet)."""
 
-    def __init__(self, name: str, octet: int, supervisor: bool = False):
-        self.name, self.octet, self.supervisor = name, octet, supervisor
+    def __init__(self, name: str, octet: int, supervisor: bool = False, layer: str = ""):
+        self.name, self.octet, self.supervisor, self.layer = name, octet, supervisor, layer
         self.address = "%s.%d" % (NET, octet)
 
-    def run(self, command: str, timeout: int = 120, check: bool = True) -> bytes:
-        """Run a shell command on the host as root; its stdout bytes."""
-        proc = subprocess.run(ssh_argv(self.address, command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=timeout, check=False)
+    def run(self, command: str, timeout: int = 120, check: bool = True, stdin: bytes = b"") -> bytes:
+        """Run a shell command on the host as root (``stdin`` fed to it); its stdout bytes."""
+        proc = subprocess.run(ssh_argv(self.address, command), input=stdin, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, check=False)
         if check and proc.returncode != 0:
-            raise RuntimeError("%s: %r failed (rc=%d): %s" % (self.name, command, proc.returncode,
-                                                               proc.stderr.decode("utf-8", "replace")[-1000:]))
+            raise RuntimeError("%s: %r failed (rc=%d): %s" % (
+                self.name, command, proc.returncode, proc.stderr.decode("utf-8", "replace")[-1000:]))
         return proc.stdout
 
     def mark(self) -> None:
