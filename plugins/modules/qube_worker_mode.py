@@ -61,6 +61,17 @@ options:
     description: Inventory name of the host, used in error messages.
     type: str
     default: this host
+  package_changed:
+    description: The worker packages were (re)installed just before this call; a running worker
+      whose mode stays the same must then be restarted (RV(restart_needed)).
+    type: bool
+    default: false
+  pending_file:
+    description:
+      - When a restart is needed, write this marker (the one C(renderfarm.qube.qube_conf) keeps
+        for the local qb.conf); the restart handler removes it once the worker restarted. A run
+        that dies before its handler leaves it, and the next run restarts the worker.
+    type: path
   install_check:
     description:
       - Decide first whether the worker packages must be installed, from the versions C(dpkg-query)
@@ -134,6 +145,11 @@ job_flags_required:
   returned: always
   type: list
   elements: str
+restart_needed:
+  description: The mode stayed the same and the worker's definition (drop-in, user unit) or package
+    changed, so a running worker must be restarted (drained) to pick it up.
+  returned: always
+  type: bool
 install_needed:
   description: With O(install_check), the packages must be installed first; nothing else was done.
   returned: always
@@ -408,6 +424,15 @@ def apply_linux(app, linux, record_path, record):
     return dropin_changed or unit_changed
 
 
+def mark_restart_pending(path):
+    folder = os.path.dirname(path)
+    if folder and not os.path.isdir(folder):
+        os.makedirs(folder, 0o700)
+    with open(path, "w") as handle:
+        handle.write("the worker's definition or package changed; the restart handler applies it\n")
+    os.chmod(path, 0o644)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -418,6 +443,8 @@ def main():
             worker_unit=dict(type="str", default="worker"),
             record_path=dict(type="path", default="/var/lib/renderfarm-qube/worker_mode.json"),
             host=dict(type="str", default="this host"),
+            package_changed=dict(type="bool", default=False),
+            pending_file=dict(type="path"),
             install_check=dict(type="dict", options=dict(
                 version=dict(type="str", default=""),
                 packages=dict(type="list", elements="str", default=[]),
@@ -439,7 +466,7 @@ def main():
 
     if p["install_check"] and install_needed(module, p["install_check"]):
         module.exit_json(changed=False, install_needed=True, mode=mode, previous=previous,
-                         definition_changed=False, job_flags_required=[], actions=[])
+                         definition_changed=False, restart_needed=False, job_flags_required=[], actions=[])
 
     accounts = {}
     for name in (user, previous.get("desktop_user")):
@@ -459,9 +486,17 @@ def main():
     except OSError as exc:
         module.fail_json(msg="host %s: %s: %s" % (p["host"], exc.filename or "", exc.strerror or to_native(exc)),
                          actions=app.actions)
+    same_mode = previous.get("mode") == mode
+    restart_needed = same_mode and bool(definition_changed or p["package_changed"])
+    if restart_needed and p["pending_file"] and not module.check_mode:
+        try:
+            mark_restart_pending(p["pending_file"])
+        except OSError as exc:
+            module.fail_json(msg="host %s: %s: %s" % (p["host"], p["pending_file"], exc.strerror or to_native(exc)),
+                             actions=app.actions)
     result = {
-        "changed": bool(app.actions), "mode": plan["mode"], "previous": previous,
-        "definition_changed": bool(definition_changed) and previous.get("mode") == mode,
+        "changed": bool(app.actions) or restart_needed, "mode": plan["mode"], "previous": previous,
+        "definition_changed": bool(definition_changed) and same_mode, "restart_needed": restart_needed,
         "job_flags_required": plan["job_flags_required"], "actions": app.actions, "install_needed": False,
     }
     if module._diff:

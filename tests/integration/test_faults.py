@@ -87,7 +87,7 @@ MANAGED_LOCAL = ("qb_supervisor", "qb_domain", "worker_boot_delay")
 STATE_DIR = "/var/lib/renderfarm-qube"
 RESTART_MARKER, PUSH_MARKER = "qb.conf.restart-pending", "qbwrk.conf.push-pending"
 QB_CONF_TASK = "Worker config | Local qb.conf"
-AD_LOOKUP_TASK = "Identity | Look up the AD proxy account on this worker"
+AD_LOOKUP_TASK = "Identity | The AD proxy account resolves on this worker"
 PUSH_HANDLER = "Qube supervisor push worker config"
 QBWRK_TASK_RE = r"TASK \[renderfarm\.qube\.supervisor_config : Supervisor config \| Write qbwrk\.conf"
 QB_CONF_TASK_RE = r"TASK \[renderfarm\.qube\.worker_config : Worker config \| Local qb\.conf"
@@ -333,6 +333,8 @@ def test_f4_dc_unreachable_from_one_worker(round_a):
     assert round_a["dc_running"], "dc1 must keep running: the fault is a route inside fad1 only"
     row = run.row(FAD1.name)
     assert row["status"] == "failed" and row["failed_at"].endswith(AD_LOOKUP_TASK), row
+    assert "renderproxy (qube_proxy_account, qube_worker_host_domain) does not resolve on this worker" \
+        in " ".join(run.output.split()), run.output[-3000:]
     assert_old_or_new(round_a)
     if round_a["qb"][FAD1.name] == round_a["new"][FAD1.name]:
         assert round_a["markers"][FAD1.name]

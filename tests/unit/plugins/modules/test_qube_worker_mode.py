@@ -181,3 +181,10 @@ def test_half_installed_package_is_not_installed():
 
     check = {"version": "", "packages": [], "package_files": ["qube-standin_8.0.0~standin1_all.deb"]}
     assert qwm.install_needed(HalfInstalled({}), check) is True
+
+
+def test_restart_marker_is_written_with_its_folder(tmp_path):
+    marker = tmp_path / "state" / "qb.conf.restart-pending"
+    qwm.mark_restart_pending(str(marker))
+    assert marker.read_text().startswith("the worker's definition or package changed")
+    assert oct(os.stat(str(tmp_path / "state")).st_mode & 0o777) == "0o700"
