@@ -74,13 +74,23 @@ windows_ad() {
   local rc=0
   QUBE_TEST_DC=10.88.0.5 QUBE_TEST_DC_PASSWORD="$QLAB_AD_USER_PASSWORD" \
     tests/lab/lab.sh exec pytest -q -rs -p no:cacheprovider tests/winrm_double/tests/test_ad_mode.py || rc=$?
-  tests/lab/dc.sh stop
+  # dc1 stays up for the AD hosts of the leak, fault and parity stages (the lab goes at the end).
   return "$rc"
 }
 
 leaks() {
   stage "secret-leak scan: canary passwords across the scenario matrix at -vvvv, --diff, check and real"
   tests/lab/lab.sh exec pytest -q -s -p no:cacheprovider tests/integration/test_secret_leaks.py
+}
+
+faults() {
+  stage "faults: worker unreachable mid-run, supervisor down at the push, validation failing, DC unreachable, killed runs, disk full, hand-edited qb.conf"
+  tests/lab/lab.sh exec pytest -q -s -p no:cacheprovider tests/integration/test_faults.py
+}
+
+parity() {
+  stage "check mode predicts the real run, re-runs change nothing, jobs and files with least privilege"
+  tests/lab/lab.sh exec pytest -q -s -p no:cacheprovider tests/integration/test_check_parity.py tests/integration/test_least_privilege.py
 }
 
 build() {
@@ -135,6 +145,8 @@ case "${1:-all}" in
   examples) examples ;;
   bad-input) trap cleanup EXIT; bad_input ;;
   leaks) trap cleanup EXIT; leaks ;;
+  faults) trap cleanup EXIT; faults ;;
+  parity) trap cleanup EXIT; parity ;;
   windows-ad) trap cleanup EXIT; windows_ad ;;
   molecule) shift; trap cleanup EXIT; molecule_stage "$@" ;;
   all)
@@ -149,6 +161,8 @@ case "${1:-all}" in
     run windows-ad windows_ad
     run bad-input bad_input
     run leaks leaks
+    run faults faults
+    run parity parity
     summary ;;
-  *) echo "usage: $0 [lint|sanity|units|pytest|build|examples|molecule [scenario...]|bad-input|leaks|windows-ad|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [lint|sanity|units|pytest|build|examples|molecule [scenario...]|bad-input|leaks|faults|parity|windows-ad|all]" >&2; exit 2 ;;
 esac
