@@ -205,29 +205,83 @@ def _child_checks(entry, spec, emit):
     emit({"event": "done", "identity": expected})
 
 
-def _child(entry, spec, write_fd):
-    """Child side: switch identity, run the checks, exit without returning to the caller."""
+# The child execs a fresh interpreter after the identity switch, so the validation process starts
+# with the job environment only: a forked copy of root's process would keep root's environment
+# block (HOME=/root, PATH, ...) readable in /proc/<pid>/environ by the very account it tests.
+_CHILD_BOOT = ("import json, sys; d = json.loads(sys.stdin.read()); "
+               "g = {'__name__': 'qube_identity_child'}; "
+               "exec(compile(d['source'], 'qube_identity_child', 'exec'), g); g['_exec_child'](d)")
+
+
+def _job_env(entry):
+    env = dict(MINIMAL_ENV)
+    env.update({"HOME": entry.pw_dir or "/", "USER": entry.pw_name, "LOGNAME": entry.pw_name})
+    return env
+
+
+def _own_source():
+    """This file's text, to run in the child's fresh interpreter (read by root before the switch)."""
+    loader = globals().get("__loader__")
+    if loader is not None and hasattr(loader, "get_source"):
+        text = loader.get_source(__name__)
+        if text:
+            return text
+    with open(__file__) as handle:
+        return handle.read()
+
+
+def _exec_child(payload):
+    """Entry point inside the fresh interpreter: run the checks as the (already switched) identity."""
     status = 0
     try:
-        os.setsid()
-        out = os.fdopen(write_fd, "w", buffering=1)
+        out = os.fdopen(payload["fd"], "w", buffering=1)
 
         def emit(event):
             out.write(json.dumps(event) + "\n")
 
+        entry = pwd.getpwnam(payload["user"])
+        _child_checks(entry, payload["spec"], emit)
+        out.flush()
+    except BaseException:
+        status = 3
+    finally:
+        os._exit(status)
+
+
+def _child(entry, spec, write_fd, source):
+    """Child side: switch identity, exec a fresh interpreter for the checks; never returns."""
+    status = 0
+    try:
+        os.setsid()
         try:
             os.initgroups(entry.pw_name, entry.pw_gid)
             os.setgid(entry.pw_gid)
             os.setuid(entry.pw_uid)
             os.chdir("/")
         except OSError as err:
-            emit({"event": "switch_failed", "detail": _errno_text(err)})
+            os.write(write_fd, (json.dumps({"event": "switch_failed", "detail": _errno_text(err)}) + "\n").encode("utf-8"))
             status = 2
         else:
-            os.environ.clear()
-            os.environ.update(MINIMAL_ENV)
-            _child_checks(entry, spec, emit)
-        out.flush()
+            payload = json.dumps({"source": source, "spec": spec, "user": entry.pw_name, "fd": write_fd}).encode("utf-8")
+            read_end, write_end = os.pipe()
+            if len(payload) > 60000:  # more than a pipe holds before the interpreter reads it
+                raise ValueError("validation payload too large")
+            os.write(write_end, payload)
+            os.close(write_end)
+            os.dup2(read_end, 0)
+            os.close(read_end)
+            os.set_inheritable(write_fd, True)
+            # The module's interpreter may live where the account cannot go (a virtualenv in
+            # /root): then the system's Python 3 runs the checks.
+            for python in (sys.executable, "/usr/bin/python3", "/usr/libexec/platform-python", "/usr/local/bin/python3"):
+                if python and os.access(python, os.X_OK):
+                    try:
+                        os.execve(python, [python, "-I", "-S", "-c", _CHILD_BOOT], _job_env(entry))
+                    except OSError:
+                        continue
+            os.write(write_fd, (json.dumps({"event": "switch_failed", "detail": "no Python interpreter that %s may run "
+                                            "was found to start the checks" % entry.pw_name}) + "\n").encode("utf-8"))
+            status = 2
     except BaseException:  # never let the child unwind into the parent's code
         status = 3
     finally:
@@ -301,11 +355,12 @@ def run_validation(account, domain=None, paths=None, command=None, timeout=60, h
 
     spec = {"paths": list(paths or []), "command": list(command or []),
             "host": host or socket.gethostname().split(".")[0]}
+    source = _own_source()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _child(entry, spec, write_fd)
+        _child(entry, spec, write_fd, source)
     os.close(write_fd)
     events, timed_out = _collect(read_fd, pid, timeout)
     return finish_result(result, events, timed_out, timeout, finish)
@@ -400,3 +455,18 @@ def validation_record_text(account, domain, report):
     record = {"identity": "\\".join(part for part in (domain, account) if part), "ok": bool(report.get("ok")),
               "checks": dict((check.get("name"), bool(check.get("ok"))) for check in report.get("checks", []))}
     return json.dumps(record, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+
+
+def record_predicts_no_change(existing_text, new_text):
+    """Check mode: whether the record written by a real run would stay as it is.
+
+    Check mode skips the Qube! job, so its record lacks that check: compare only what ran.
+    """
+    try:
+        old, new = json.loads(existing_text or ""), json.loads(new_text)
+    except ValueError:
+        return False
+    old_checks, new_checks = old.get("checks") or {}, new.get("checks") or {}
+    if old.get("identity") != new.get("identity") or any(old_checks.get(k) != v for k, v in new_checks.items()):
+        return False
+    return set(old_checks) != set(new_checks) or old.get("ok") == new.get("ok")

@@ -145,6 +145,8 @@ def _linux_unit(binary, desktop_user, uid):
         "",
         "[Service]",
         "Type=simple",
+        # Not the user manager's default PATH (on Debian, root's login PATH with the sbin folders).
+        "Environment=PATH=/usr/local/bin:/usr/bin:/bin",
         "ExecStart=%s" % binary,
         "Restart=on-failure",
         "RestartSec=5",

@@ -601,7 +601,8 @@ def keep_validation_record(module, result, report):
     params = module.params
     path = os.path.join(params["state_dir"], "identity_validation.json")
     text = identity.validation_record_text(params["account"], params["domain"], report)
-    if read_text(path) == text:
+    existing = read_text(path)
+    if existing == text or (module.check_mode and identity.record_predicts_no_change(existing, text)):
         return
     result["changed"] = True
     if module.check_mode:

@@ -282,6 +282,18 @@ class Applier:
             os.unlink(path)
         return True
 
+    def empty_folder_absent(self, path):
+        """Remove ``path`` when it is an empty folder (what this module created for its file)."""
+        try:
+            if not os.path.isdir(path) or os.path.islink(path) or os.listdir(path):
+                return False
+        except OSError:
+            return False
+        self._act("remove empty folder %s" % path)
+        if not self.check:
+            os.rmdir(path)
+        return True
+
     # Commands ------------------------------------------------------------------------------
     def query(self, argv):
         """A read-only command: (rc, stdout). Runs in check mode too."""
@@ -373,6 +385,7 @@ def apply_linux(app, linux, record_path, record):
         dropin_changed = app.file(dropin["path"], dropin["content"])
     else:
         dropin_changed = app.absent(dropin["path"])
+        app.empty_folder_absent(dropin["dir"])
 
     link = linux["user_unit_link"]
     if user_unit["state"] == "present":

@@ -71,28 +71,10 @@ SECRET_FILES = r"grep -rlE '^[[:space:]]*proxy_password[[:space:]]*=' /etc /var/
 # Known least-privilege findings: (where, regex over the finding text, reason). Same contract as
 # the parity rules: a finding no rule explains fails; a rule that matches nothing fails; known
 # defects end as xfail.
-VALIDATION_ENV = (
-    "DEFECT: the validation job's own process (the child qube_identity forks, then initgroups/setgid/"
-    "setuid) keeps the environment block of the root Ansible module it was forked from: "
-    "/proc/<pid>/environ shows HOME=/root, USER=root, LOGNAME=root and root's PATH. "
-    "module_utils/identity.py _child() only clears os.environ in Python, which does not replace the "
-    "block; the command it starts gets the minimal environment. The process is not dumpable, so the "
-    "job user cannot read the block, but the job runs with it. Fix: start the checks in a fresh "
-    "process, e.g. subprocess.Popen([sys.executable, '-c', CHECKS], user=, group=, extra_groups=, "
-    "env=MINIMAL_ENV, cwd='/'), as the stand-in worker starts jobs, instead of fork + setuid")
-DESKTOP_PATH = (
-    "DEFECT: in Desktop User mode the worker and its jobs get systemd's default PATH "
-    "(/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin), which is root's login PATH on "
-    "Debian; a service-mode job gets /usr/local/bin:/usr/bin:/bin. The user unit "
-    "qube-desktop-worker.service sets no Environment=PATH (module_utils/modes.py _linux_unit). Fix: "
-    "add Environment=PATH=/usr/local/bin:/usr/bin:/bin to the unit")
-KNOWN = [
-    ("validation", r"^validation pcw[1-5]: pid \d+ \(/usr/bin/python3\): (HOME=/root|USER=root|LOGNAME=root|PATH=\S+ is root's)$",
-     VALIDATION_ENV),
-    ("validation", r"^validation pcad: pid \d+ \(/usr/bin/python3\): (HOME=/root|USER=root|LOGNAME=root|PATH=\S+ is root's)$",
-     VALIDATION_ENV),
-    ("qbsub", r"^qbsub-desktop pcw2: pid \d+ \((/bin/sh|/usr/bin/python3)\): PATH=/usr/local/sbin:\S+ is root's$", DESKTOP_PATH),
-]
+# None today. Fixed after this test found them: the validation job's process kept root's
+# environment block (it now execs a fresh interpreter after the identity switch), and the
+# Desktop User worker ran with root's login PATH (its unit now sets PATH).
+KNOWN = []
 
 
 @pytest.fixture(scope="session")

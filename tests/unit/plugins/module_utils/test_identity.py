@@ -131,6 +131,19 @@ def test_validation_runs_as_the_identity_without_login_environment(user, open_di
 
 
 @needs_root
+def test_the_checks_process_never_holds_roots_environment(user):
+    """The checks run in a fresh interpreter: its initial environment block (what /proc/<pid>/environ
+    shows, readable by the account itself) is the job's, not a forked copy of root's."""
+    result = identity.run_validation(
+        user.pw_name, timeout=20, command=["/bin/sh", "-c", "tr '\\000' '\\n' < /proc/$PPID/environ"])
+    assert result["ok"] is True, result
+    environ = _check(result, "command")["detail"].split("output: ", 1)[1].splitlines()
+    assert "HOME=%s" % user.pw_dir in environ and "USER=%s" % user.pw_name in environ, environ
+    assert not any(line.startswith(("SUDO_", "ANSIBLE_", "PYTEST")) for line in environ), environ
+    assert "HOME=/root" not in environ and "USER=root" not in environ
+
+
+@needs_root
 def test_each_failed_check_is_reported(user_factory, open_dir):
     homeless = user_factory(home=False)
     locked = os.path.join(open_dir, "locked")
@@ -242,3 +255,17 @@ def test_validate_via_qube_reports_a_refused_submission(tmp_path):
     identity.validate_via_qube(result, qbsub, "/bin/false", "w09", "render")
     assert result["checks"][0]["ok"] is False
     assert result["checks"][0]["detail"] == "qbsub rc=1: ERROR: no such host"
+
+
+def test_check_mode_record_comparison_ignores_the_skipped_qube_job():
+    def text(ok, **checks):
+        return identity.validation_record_text("qubeproxy", None, {
+            "ok": ok, "checks": [{"name": k, "ok": v} for k, v in checks.items()]})
+
+    real = text(True, whoami=True, home=True, qube_job=True)
+    assert identity.record_predicts_no_change(real, text(True, whoami=True, home=True))
+    assert not identity.record_predicts_no_change(real, text(False, whoami=True, home=False))
+    assert not identity.record_predicts_no_change(None, text(True, whoami=True))
+    assert not identity.record_predicts_no_change(text(True, whoami=True), text(False, whoami=True, home=False))
+    other = identity.validation_record_text("renderproxy", "MYCORP", {"ok": True, "checks": [{"name": "whoami", "ok": True}]})
+    assert not identity.record_predicts_no_change(real, other)

@@ -188,3 +188,14 @@ def test_restart_marker_is_written_with_its_folder(tmp_path):
     qwm.mark_restart_pending(str(marker))
     assert marker.read_text().startswith("the worker's definition or package changed")
     assert oct(os.stat(str(tmp_path / "state")).st_mode & 0o777) == "0o700"
+
+
+def test_empty_folder_removed_but_not_a_used_one(tmp_path):
+    empty, used = tmp_path / "empty", tmp_path / "used"
+    empty.mkdir()
+    used.mkdir()
+    (used / "other.conf").write_text("x")
+    app = qwm.Applier(FakeModule())
+    assert app.empty_folder_absent(str(empty)) is True and not empty.exists()
+    assert app.empty_folder_absent(str(used)) is False and used.exists()
+    assert app.empty_folder_absent(str(tmp_path / "none")) is False
