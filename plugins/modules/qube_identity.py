@@ -289,9 +289,13 @@ ad_check:
   type: dict
   sample: {ok: false, code: wrong_password, subcode: 52e, principal: render@mycorp.test,
            server: "dc1.mycorp.test:636", message: "AD refused ...", fix: "put the account's current password in the vault"}
+validation_skipped:
+  description: Why no validation job ran in check mode (the identity does not exist before the real run creates it).
+  returned: in check mode, when the identity does not resolve yet
+  type: str
 validation:
   description: The validation job's report (same format on Windows).
-  returned: with O(validate=true)
+  returned: with O(validate=true), except when RV(validation_skipped) is returned
   type: dict
   contains:
     ok: {description: All checks passed., type: bool, returned: always}
@@ -589,6 +593,11 @@ def validate_identity(module, result):
         identity.validate_via_qube(report, find_program(module, params["qbsub_path"]),
                                    find_program(module, params["qbout_path"]), host, resolved,
                                    submit_as=submit_as, timeout=params["validation_timeout"])
+    if module.check_mode and report.get("error", {}).get("code") == "identity_unknown":
+        # The real run creates the account first (the user task, the worker package): check mode
+        # cannot run a job as an account that does not exist yet. Not a failure.
+        result["validation_skipped"] = "check mode: %s" % report["error"]["message"]
+        return
     result["validation"] = report
     if params["validation_record"]:
         keep_validation_record(module, result, report)

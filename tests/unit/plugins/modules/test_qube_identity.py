@@ -181,6 +181,15 @@ def test_check_mode_touches_nothing(env):
     assert_no_secret_anywhere(env, raw)
 
 
+def test_check_mode_skips_the_validation_of_an_account_not_created_yet(env):
+    args = local_args(env, account="qbt-not-yet-created", register="none", validate=True)
+    result, _raw = run(args, check_mode=True)
+    assert "failed" not in result and "validation" not in result
+    assert result["validation_skipped"].startswith("check mode: qbt-not-yet-created does not resolve")
+    failed, _raw = run(args)  # for real, an unknown identity fails
+    assert failed["failed"] is True and "does not resolve" in failed["msg"]
+
+
 def test_diff_is_redacted(env):
     first, _raw = run(local_args(env), diff=True)
     hashed = conf_hash(env)
