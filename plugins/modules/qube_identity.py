@@ -597,12 +597,20 @@ def validate_identity(module, result):
         # The real run creates the account first (the user task, the worker package): check mode
         # cannot run a job as an account that does not exist yet. Not a failure.
         result["validation_skipped"] = "check mode: %s" % report["error"]["message"]
+        # The real run validates the new account and writes its record.
+        result["changed"] = result.get("changed", False) or params["validation_record"]
         return
     result["validation"] = report
     if params["validation_record"]:
         keep_validation_record(module, result, report)
     if not report["ok"]:
         err = report["error"]
+        if module.check_mode:
+            # Check mode applies nothing the job may depend on (a home folder, a group, a mount):
+            # report the failure, fail only the real run.
+            module.warn("check mode: the validation job as %s failed: %s. The real run applies its changes "
+                        "first and fails if the job still fails." % (params["account"], err["message"]))
+            return
         raise IdentityError("%s. Fix: %s." % (err["message"], err["fix"]))
 
 
