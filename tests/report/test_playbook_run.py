@@ -74,7 +74,10 @@ def test_run_writes_table_json_and_html(plain_run):
     lines = section.splitlines()
     header = next(line for line in lines if line.startswith("HOST "))
     assert header.split()[:3] == ["HOST", "ROLE", "STATUS"]
-    rows = {line.split()[0]: line.split() for line in lines if line.startswith("render-")}
+    rows = {line.split()[0]: line.split() for line in lines if line.startswith("render-") and " failed at: " not in line}
+    # Under the table: where each failed host stopped.
+    stopped = [line for line in lines if " failed at: " in line]
+    assert len(stopped) == 1 and stopped[0].startswith("render-b failed at: Report check | "), stopped
     assert rows["render-a"][:8] == ["render-a", "worker", "ok", "service", "qubeproxy", "proxy", "in_sync", "passed"]
     assert rows["render-b"][:8] == ["render-b", "worker", "failed", "service", "qubeproxy", "proxy", "drifted",
                                     "skipped"]
