@@ -263,9 +263,9 @@ def _child(entry, spec, write_fd, source):
             status = 2
         else:
             payload = json.dumps({"source": source, "spec": spec, "user": entry.pw_name, "fd": write_fd}).encode("utf-8")
-            read_end, write_end = os.pipe()
             if len(payload) > 60000:  # more than a pipe holds before the interpreter reads it
                 raise ValueError("validation payload too large")
+            read_end, write_end = os.pipe()
             os.write(write_end, payload)
             os.close(write_end)
             os.dup2(read_end, 0)

@@ -175,6 +175,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible_collections.renderfarm.qube.plugins.module_utils import pending
 from ansible_collections.renderfarm.qube.plugins.module_utils.qbconf import (
     DRIVE_MAP_KEYS, QbConf, QbConfError, Raw, decode_value, parse_lines, redact, render_value,
     unquote, values_equal,
@@ -291,16 +292,6 @@ def make_backup(path):
     return backup
 
 
-def mark_pending(pending_file, path):
-    """Write the marker saying that the change of ``path`` is not applied yet."""
-    directory = os.path.dirname(pending_file)
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    fd = os.open(pending_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("%s changed; the change is applied by its restart or push handler\n" % path)
-
-
 def write(module, text, has_secret):
     """Write ``text`` to path through a 0600 temp file in the same directory -> backup file or None.
 
@@ -326,7 +317,8 @@ def write(module, text, has_secret):
             backup_file = make_backup(path)
         if module.params["pending_file"]:
             step = "write the marker %s" % module.params["pending_file"]
-            mark_pending(module.params["pending_file"], path)
+            pending.mark(module.params["pending_file"],
+                         "%s changed; the change is applied by its restart or push handler" % path)
         step = "replace the file"
         if has_secret:
             if os.path.exists(path):

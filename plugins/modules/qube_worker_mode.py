@@ -169,7 +169,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
-from ansible_collections.renderfarm.qube.plugins.module_utils import modes
+from ansible_collections.renderfarm.qube.plugins.module_utils import modes, pending
 
 LINGER_DIR = "/var/lib/systemd/linger"
 
@@ -187,8 +187,15 @@ class Applier:
         self.actions.append(text)
 
     # Files ---------------------------------------------------------------------------------
-    def _attrs_ok(self, st, uid, gid, mode):
-        return st.st_uid == uid and st.st_gid == gid and (st.st_mode & 0o7777) == mode
+    def _attrs(self, path, st, uid, gid, mode):
+        """Give an existing ``path`` (stat ``st``) its owner and mode. True when changed."""
+        if st.st_uid == uid and st.st_gid == gid and (st.st_mode & 0o7777) == mode:
+            return False
+        self._act("set owner/mode of %s" % path)
+        if not self.check:
+            os.chown(path, uid, gid)
+            os.chmod(path, mode)
+        return True
 
     def directory(self, path, uid=0, gid=0, mode=0o755):
         """Create ``path`` (parents too) or fix its owner and mode. True when changed."""
@@ -207,13 +214,7 @@ class Applier:
                 os.chown(path, uid, gid)
                 os.chmod(path, mode)
             return True
-        if self._attrs_ok(st, uid, gid, mode):
-            return False
-        self._act("set owner/mode of %s" % path)
-        if not self.check:
-            os.chown(path, uid, gid)
-            os.chmod(path, mode)
-        return True
+        return self._attrs(path, st, uid, gid, mode)
 
     def file(self, path, content, uid=0, gid=0, mode=0o644):
         """Write ``content`` to ``path`` atomically when it differs. True when changed."""
@@ -225,13 +226,7 @@ class Applier:
         except FileNotFoundError:
             before, st = None, None
         if before == data:
-            if self._attrs_ok(st, uid, gid, mode):
-                return False
-            self._act("set owner/mode of %s" % path)
-            if not self.check:
-                os.chown(path, uid, gid)
-                os.chmod(path, mode)
-            return True
+            return self._attrs(path, st, uid, gid, mode)
         self._act("write %s" % path)
         self.diff.append({"before_header": path, "after_header": path,
                           "before": "" if before is None else before.decode("utf-8", "replace"),
@@ -437,15 +432,6 @@ def apply_linux(app, linux, record_path, record):
     return dropin_changed or unit_changed
 
 
-def mark_restart_pending(path):
-    folder = os.path.dirname(path)
-    if folder and not os.path.isdir(folder):
-        os.makedirs(folder, 0o700)
-    with open(path, "w") as handle:
-        handle.write("the worker's definition or package changed; the restart handler applies it\n")
-    os.chmod(path, 0o644)
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -503,7 +489,7 @@ def main():
     restart_needed = same_mode and bool(definition_changed or p["package_changed"])
     if restart_needed and p["pending_file"] and not module.check_mode:
         try:
-            mark_restart_pending(p["pending_file"])
+            pending.mark(p["pending_file"], "the worker's definition or package changed; the restart handler applies it")
         except OSError as exc:
             module.fail_json(msg="host %s: %s: %s" % (p["host"], p["pending_file"], exc.strerror or to_native(exc)),
                              actions=app.actions)

@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from ansible_collections.renderfarm.qube.plugins.module_utils import pending
 from ansible_collections.renderfarm.qube.plugins.modules import qube_worker_mode as qwm
 
 UID, GID = os.getuid(), os.getgid()
@@ -185,8 +186,9 @@ def test_half_installed_package_is_not_installed():
 
 def test_restart_marker_is_written_with_its_folder(tmp_path):
     marker = tmp_path / "state" / "qb.conf.restart-pending"
-    qwm.mark_restart_pending(str(marker))
-    assert marker.read_text().startswith("the worker's definition or package changed")
+    pending.mark(str(marker), "the worker's definition or package changed")
+    assert marker.read_text() == "the worker's definition or package changed\n"
+    assert oct(os.stat(str(marker)).st_mode & 0o777) == "0o644"
     assert oct(os.stat(str(tmp_path / "state")).st_mode & 0o777) == "0o700"
 
 
