@@ -23,7 +23,7 @@ import time
 
 import yaml
 
-from tests.integration.leaks.lab import KEY, QLAB_DIR, REPO, LabHost, lab, ssh_argv
+from tests.integration.leaks.lab import KEY, QLAB_DIR, REPO, LabHost, ad_env, lab, ssh_argv
 
 PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 SUPERVISOR = LabHost("fs1", 220, supervisor=True)
@@ -31,7 +31,6 @@ WORKERS = [LabHost("fw%d" % n, 220 + n) for n in range(1, 6)]
 AD_WORKER = LabHost("fad1", 226)
 HOSTS = [SUPERVISOR] + WORKERS + [AD_WORKER]
 BY_NAME = {host.name: host for host in HOSTS}
-AD_ENV = os.path.join(REPO, "tests", "lab", "ad-users.env")
 DC_ADDRESS = "10.88.0.5"
 QB_CONF, QBWRK_CONF = "/etc/qb.conf", "/etc/qbwrk.conf"
 STANDIN_DEB = "qube-standin_8.0.0~standin1_all.deb"
@@ -45,16 +44,6 @@ RECAP_RE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+
                       r"\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
 RECAP_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 PREPARE_WORKER = "install -d -m 1777 /srv/renders && install -d -m 0700 /srv/locked"
-
-
-def ad_secret(name):
-    """A test-only password of the lab DC from tests/lab/ad-users.env (never printed)."""
-    with open(AD_ENV, encoding="utf-8") as handle:
-        for line in handle:
-            key, _, value = line.strip().partition("=")
-            if key == name:
-                return value.strip().strip("'\"")
-    raise KeyError(name)
 
 
 # --- hosts -------------------------------------------------------------------------------------
@@ -105,7 +94,7 @@ def dc_running():
 def ad_join():
     """Join fad1 to MYCORP.TEST (Administrator password on stdin, never argv)."""
     proc = subprocess.run([os.path.join(REPO, "tests", "lab", "ad-join.sh"), AD_WORKER.name],
-                          input=ad_secret("QLAB_AD_ADMIN_PASSWORD") + "\n", universal_newlines=True,
+                          input=ad_env()["QLAB_AD_ADMIN_PASSWORD"] + "\n", universal_newlines=True,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, check=False)
     if proc.returncode != 0:
         raise RuntimeError("ad-join.sh fad1 failed: %s" % proc.stderr[-1000:])
@@ -123,7 +112,7 @@ class Inventory:
     def __init__(self, folder):
         self.folder = folder
         self.password = "flt-" + secrets.token_urlsafe(18)
-        self.ad_password = ad_secret("QLAB_AD_USER_PASSWORD")
+        self.ad_password = ad_env()["QLAB_AD_USER_PASSWORD"]
 
     @property
     def secrets(self):

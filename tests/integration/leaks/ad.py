@@ -10,13 +10,12 @@ import shlex
 import subprocess
 
 from .canary import CANARIES
-from .lab import QLAB_DIR, REPO, LabHost, lab
+from .lab import QLAB_DIR, REPO, LabHost, ad_env, lab
 
 DC = LabHost("dc1", 5)
 DOMAIN, REALM = "MYCORP", "MYCORP.TEST"
 ACCOUNT = "lkproxy"
 DC_CA = os.path.join(QLAB_DIR, "dc-ca.pem")
-AD_ENV = os.path.join(REPO, "tests", "lab", "ad-users.env")
 
 # Runs on dc1 as root; reads the password from stdin (samba's own Python API, as guest/ad_users.py).
 _ACCOUNT_PY = """
@@ -64,19 +63,9 @@ def delete_account() -> None:
     DC.run("python3 -c %s %s" % (shlex.quote(_ACCOUNT_PY), ACCOUNT), stdin=b"\n", check=False)
 
 
-def admin_password() -> str:
-    """The lab DC's test-only Administrator password (tests/lab/ad-users.env)."""
-    with open(AD_ENV, encoding="utf-8") as handle:
-        for line in handle:
-            key, _, raw = line.strip().partition("=")
-            if key == "QLAB_AD_ADMIN_PASSWORD":
-                return shlex.split(raw)[0]
-    raise KeyError("QLAB_AD_ADMIN_PASSWORD not in %s" % AD_ENV)
-
-
 def join(host: LabHost) -> None:
     """Join ``host`` (layer ad) to the domain with tests/lab/ad-join.sh (password on stdin)."""
-    proc = subprocess.run([os.path.join(REPO, "tests", "lab", "ad-join.sh"), host.name], input=admin_password() + "\n",
+    proc = subprocess.run([os.path.join(REPO, "tests", "lab", "ad-join.sh"), host.name], input=ad_env()["QLAB_AD_ADMIN_PASSWORD"] + "\n",
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300,
                           check=False)
     if proc.returncode != 0:

@@ -6,6 +6,7 @@ created or destroyed; nothing else in the shared lab is touched.
 """
 
 import os
+import shlex
 import subprocess
 import time
 from typing import Dict, List
@@ -14,6 +15,21 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 LAB_SH = os.path.join(REPO, "tests", "lab", "lab.sh")
 QLAB_DIR = os.environ.get("QLAB_DIR") or "/var/lib/qube-lab"
 KEY = os.path.join(QLAB_DIR, "ssh", "id_ed25519")
+AD_ENV = os.path.join(REPO, "tests", "lab", "ad-users.env")
+
+
+def ad_env() -> Dict[str, str]:
+    """KEY='value' pairs of tests/lab/ad-users.env: the lab DC's test-only passwords (never printed)."""
+    values = {}
+    with open(AD_ENV, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, _, raw = line.partition("=")
+                values[key.strip()] = shlex.split(raw)[0] if raw else ""
+    return values
+
+
 NET = "10.88.0"
 
 # Where evidence is read on every host after the runs. Regular files only; /proc and /sys are

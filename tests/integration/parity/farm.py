@@ -22,7 +22,6 @@ JSON line per task result and host (names and statuses only). :func:`changed_tas
 import json
 import os
 import secrets
-import shlex
 import shutil
 import subprocess
 import sys
@@ -37,12 +36,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from tests.integration.leaks.lab import KEY, LAB_SH, QLAB_DIR, LabHost  # noqa: E402
+from tests.integration.leaks.lab import KEY, LAB_SH, QLAB_DIR, LabHost, ad_env  # noqa: E402
 
 PLAYBOOK_BIN = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
 SITE = "site.yml"
 ROTATE = "playbooks/rotate_proxy_password.yml"
-AD_ENV = os.path.join(REPO, "tests", "lab", "ad-users.env")
 DC_CA = os.path.join(QLAB_DIR, "dc-ca.pem")
 
 SUPERVISOR = LabHost("pcs", 230, supervisor=True)
@@ -73,18 +71,6 @@ def lab(*args, stdin=None, timeout=600, check=True):
     if check and proc.returncode != 0:
         raise RuntimeError("lab.sh %s failed (rc %d): %s" % (" ".join(args), proc.returncode, proc.stderr[-2000:]))
     return proc
-
-
-def ad_env():
-    """KEY='value' pairs of tests/lab/ad-users.env (test-only passwords of the lab DC)."""
-    values = {}
-    with open(AD_ENV, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, _, raw = line.partition("=")
-                values[key.strip()] = shlex.split(raw)[0] if raw else ""
-    return values
 
 
 def create_host(host, attempts=3):
