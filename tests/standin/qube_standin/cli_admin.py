@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import BANNER, qbwrk
+from . import BANNER, VERSION, qbwrk
 from .client import CliError, call, require_admin
 from .confsyntax import ConfigSyntaxError, format_value
 
@@ -17,18 +17,28 @@ def _print_config(name: str | None, config: dict[str, str]) -> None:
         print(f"{key} = {format_value(config[key])}")
 
 
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=f"{description} [{BANNER}]", allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"{prog} {VERSION}")
+    return p
+
+
 def qbadmin(argv: list[str]) -> int:
-    """``qbadmin worker --reconfigure [HOST...]``, ``worker --configuration HOST``,
-    ``supervisor --reread``."""
-    p = argparse.ArgumentParser(prog="qbadmin", description=f"Qube! admin actions [{BANNER}]")
+    """``qbadmin worker --reconfigure``, ``worker --configuration HOST``, ``supervisor --reread``.
+
+    CLI/qbadmin.md: ``--reconfigure`` takes no host list (it pushes to every worker).
+    ``--reconfig``/``-reconfig`` and ``--config HOST`` are spelled so in the vendor pages
+    (KB/tips-&-tricks/Jobtypes/How+do+I+set+my+own+shared+directory+for+job+types.md,
+    CWC/qbwrk_conf+File+Format.md); no other abbreviation is accepted.
+    """
+    p = _parser("qbadmin", "Qube! admin actions")
     sub = p.add_subparsers(dest="target", required=True)
-    w = sub.add_parser("worker", aliases=["w"])
+    w = sub.add_parser("worker", aliases=["w"], allow_abbrev=False)
     action = w.add_mutually_exclusive_group(required=True)
     action.add_argument("--reconfigure", "--reconfig", "-reconfig", action="store_true",
-                        help="re-read qbwrk.conf and make workers fetch their config")
+                        help="re-read qbwrk.conf and make every worker fetch its config")
     action.add_argument("--configuration", "--config", metavar="HOST", help="print a worker's effective config")
-    w.add_argument("hosts", nargs="*")
-    s = sub.add_parser("supervisor", aliases=["s"])
+    s = sub.add_parser("supervisor", aliases=["s"], allow_abbrev=False)
     s.add_argument("--reread", action="store_true", required=True, help="re-read qb.conf and qbwrk.conf")
     args = p.parse_args(argv)
     require_admin("qbadmin", "qbadmin")
@@ -40,7 +50,7 @@ def qbadmin(argv: list[str]) -> int:
         answer = call("qbadmin", {"op": "worker_config", "host": args.configuration})
         _print_config(None, answer["config"])
         return 0
-    results = call("qbadmin", {"op": "reconfigure", "hosts": args.hosts}, timeout=120)["results"]
+    results = call("qbadmin", {"op": "reconfigure"}, timeout=120)["results"]
     failed = False
     for host, result in results.items():
         print(f"{host}: {result}")
@@ -49,17 +59,13 @@ def qbadmin(argv: list[str]) -> int:
 
 
 def qbconfigfile(argv: list[str]) -> int:
-    """Validate a qbwrk.conf and print the expanded config per section (or one host)."""
-    p = argparse.ArgumentParser(prog="qbconfigfile", description=f"Validate qbwrk.conf [{BANNER}]")
+    """``qbconfigfile <file>`` (CLI/qbconfigfile.md: no other option): validate a qbwrk.conf
+    and print the expanded config of every special section and named host."""
+    p = _parser("qbconfigfile", "Syntax-check a Qube! configuration file")
     p.add_argument("file")
-    p.add_argument("--host", help="print only this worker's expanded config")
-    p.add_argument("--os", choices=qbwrk.OS_SECTIONS, help="OS of --host (adds its [linux]/[osx]/[winnt])")
     args = p.parse_args(argv)
     try:
         config = qbwrk.load(args.file)
-        if args.host:
-            _print_config(args.host, config.host_config(args.host, args.os))
-            return 0
         for name in ("default",) + qbwrk.OS_SECTIONS:
             if name in config.templates_acc:
                 _print_config(name, config.section_config(name))

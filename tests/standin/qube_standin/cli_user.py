@@ -7,22 +7,29 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from . import BANNER, secret
-from .client import CliError, call, invoking_user, read_password, require_admin
+from . import BANNER, VERSION, secret
+from .client import CliError, call, invoking_user, read_password, read_password_twice, require_admin
 from .store import TERMINAL
 
 
 def parser(prog: str, description: str) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog=prog, description=f"{description} [{BANNER}]")
+    """A parser with only the options the caller adds, ``--help`` and ``--version``.
+
+    Long options must be spelled out: the vendor pages (CLI/<cmd>.md) show no abbreviations.
+    """
+    p = argparse.ArgumentParser(prog=prog, description=f"{description} [{BANNER}]", allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"{prog} {VERSION}")
+    return p
 
 
 def qbsub(argv: list[str]) -> int:
     """Submit a command-line job; print ``successfully submitted job: <id>``."""
     p = parser("qbsub", "Submit a cmdline job.")
     p.add_argument("--name", default="")
-    p.add_argument("--hosts", "--host", default="", help="comma-separated host list")
+    p.add_argument("--hosts", default="", help="comma-separated host list")
     p.add_argument("--user", help="submit as this user (admin only)")
-    p.add_argument("--priority", type=int, default=9999)
+    # "-priority 1" (one dash) is how the examples in CLI/qbsub.md spell it.
+    p.add_argument("--priority", "-priority", type=int, default=9999)
     p.add_argument("--waiton", action="store_true", help="block until the job finishes")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
@@ -179,13 +186,13 @@ def qblogin(argv: list[str]) -> int:
     p = parser("qblogin", "Register your password with the supervisor.")
     p.add_argument("--user", help="register for this user (admin only)")
     p.add_argument("--domain", help="register for this domain (admin only)")
-    p.add_argument("--password", help="the password (default: read from stdin)")
+    p.add_argument("--password", help="the password (default: asked twice on stdin)")
     p.add_argument("--check", action="store_true", help="exit 0 when the given password matches the stored one")
     p.add_argument("--display", action="store_true", help="print the encrypted password and exit")
     args = p.parse_args(argv)
     if args.user or args.domain:
         require_admin("qblogin", "--user/--domain")
-    token = secret.encrypt(read_password("qblogin", args.password))
+    token = secret.encrypt(read_password_twice("qblogin", args.password))
     if args.display:
         print(token)
         return 0

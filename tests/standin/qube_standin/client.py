@@ -42,16 +42,38 @@ def require_admin(prog: str, what: str) -> None:
         raise CliError(prog, f"{what} requires admin (root) privileges")
 
 
+def _read_line(prompt: str) -> str | None:
+    """One password line from the terminal (not echoed) or stdin; None at end of input."""
+    if sys.stdin.isatty():
+        try:
+            return getpass.getpass(prompt)
+        except EOFError:
+            return None
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n") if line else None
+
+
 def read_password(prog: str, given: str | None) -> str:
-    """The password from ``--password``, the terminal (asked twice) or one stdin line."""
+    """``qbhash``: the password from ``--password`` or read once (CLI/qbhash.md: "from stdin")."""
     if given is not None:
         return given
-    if sys.stdin.isatty():
-        first = getpass.getpass("Password: ")
-        if getpass.getpass("Password (again): ") != first:
-            raise CliError(prog, "passwords do not match")
-        return first
-    line = sys.stdin.readline()
-    if not line:
+    line = _read_line("Password: ")
+    if line is None:
         raise CliError(prog, "no password on stdin")
-    return line.rstrip("\r\n")
+    return line
+
+
+def read_password_twice(prog: str, given: str | None) -> str:
+    """``qblogin``: ``--password`` or the password asked twice for verification.
+
+    WC/Service+Mode+Authentication+User+vs+Proxy.md: "qblogin will prompt for a password twice
+    for verification". A missing or different second line is refused; no message holds it.
+    """
+    if given is not None:
+        return given
+    first = _read_line("Password: ")
+    if first is None:
+        raise CliError(prog, "no password on stdin")
+    if _read_line("Password (again): ") != first:
+        raise CliError(prog, "passwords do not match")
+    return first

@@ -232,6 +232,7 @@ class QbwrkConfig:
         def substitute(value: str, depth: int = 0) -> str:
             if depth > 10:
                 raise ValueError("macro expansion is too deep (cycle?)")
+
             def replace(match: re.Match) -> str:
                 if match.group(1):
                     return lookup(match.group(1), match.group(2), depth)

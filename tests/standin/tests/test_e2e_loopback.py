@@ -173,14 +173,23 @@ def test_qblock_finish_current_then_qbunlock(farm):
 
 
 def test_qblogin_register_and_check(farm, users):
-    farm.run("qblogin", "--user", users[1], stdin=PASSWORD + "\n")
-    assert farm.run("qblogin", "--user", users[1], "--check", stdin=PASSWORD + "\n").returncode == 0
-    wrong = farm.run("qblogin", "--user", users[1], "--check", stdin="wrong\n", check=False)
+    farm.run("qblogin", "--user", users[1], stdin=PASSWORD + "\n" + PASSWORD + "\n")
+    assert farm.run("qblogin", "--user", users[1], "--check", stdin=PASSWORD + "\n" + PASSWORD + "\n").returncode == 0
+    wrong = farm.run("qblogin", "--user", users[1], "--check", stdin="wrong\nwrong\n", check=False)
     assert wrong.returncode == 1
     store = farm.root / "var/spool/qube-standin/passwords.json"
     assert stat.S_IMODE(store.stat().st_mode) == 0o600
     assert PASSWORD not in store.read_text()
     assert PASSWORD not in (farm.root / "var/log/supervisorlog").read_text()
+
+
+def test_qblogin_mismatch_stores_nothing(farm, users):
+    store = farm.root / "var/spool/qube-standin/passwords.json"
+    before = store.read_text() if store.exists() else ""
+    result = farm.run("qblogin", "--user", users[0], stdin=PASSWORD + "\nother\n", check=False)
+    assert result.returncode == 1 and result.stderr.strip() == "qblogin: passwords do not match"
+    assert (store.read_text() if store.exists() else "") == before
+    assert users[0] not in before
 
 
 @pytest.fixture

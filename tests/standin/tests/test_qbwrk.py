@@ -197,11 +197,12 @@ def run_qbconfigfile(tmp_path, text, *args):
 
 
 def test_qbconfigfile_prints_expanded_hosts(tmp_path):
-    result = run_qbconfigfile(tmp_path, VENDOR_WORKING_EXAMPLE, "--host", "host12", "--os", "winnt")
+    result = run_qbconfigfile(tmp_path, VENDOR_WORKING_EXAMPLE)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "[host12]"
-    assert "worker_restriction = /bar/+" in lines and "proxy_account = render" in lines
+    assert lines[0] == "[default]"
+    host12 = lines[lines.index("[host12]") + 1:lines.index("[host13]")]
+    assert "worker_restriction = /bar/+" in host12 and "proxy_account = render" in host12
 
 
 def test_qbconfigfile_reports_file_line_message(tmp_path):
