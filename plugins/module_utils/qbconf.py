@@ -204,6 +204,43 @@ class QbConf(object):
         return changed
 
 
+    def edit_list(self, key, present=(), absent=(), default=None):
+        """Add ``present`` and drop ``absent`` items of the comma list ``key``, keeping every other item.
+
+        Item order and any item the caller did not name stay as they are (a site's own flags are
+        never lost). When the key is not set, ``default`` (the vendor's default list, or None when
+        unset means empty) is the starting list, so adding one flag does not drop the built-in
+        ones. A number (``supervisor_flags`` may be an integer mask) cannot be edited item by item:
+        :class:`QbConfError`. Returns True when the text changed; a key whose result equals
+        ``default`` and that was not set stays unset.
+        """
+        raw = self.get(key)
+        if raw is None:
+            items = list(default or [])
+        else:
+            text = unquote(raw)
+            if re.match(r"^\s*\d+\s*$", text):
+                raise QbConfError("%s is the number %s (an integer mask); its items cannot be changed one by one. "
+                                  "Write it as a comma-separated list of names" % (key, text.strip()))
+            items = [item.strip() for item in text.split(",") if item.strip()]
+        wanted = [item for item in items if item not in absent]
+        wanted += [item for item in present if item not in wanted]
+        if wanted == items:
+            return False
+        if raw is None and not wanted:
+            return False
+        return self.set(key, wanted)
+
+    def remove_value(self, key, value):
+        """Drop the active lines of ``key`` whose value means ``value``; True when one was removed."""
+        rendered = render_value(key, value)
+        kept = [line for line in self.lines
+                if not (line.kind == "entry" and line.key == key and values_equal(key, line.value, rendered))]
+        changed = len(kept) != len(self.lines)
+        self.lines = kept
+        return changed
+
+
 class Raw(object):
     """Value text that :meth:`QbConf.set` writes as given (already rendered)."""
 

@@ -161,10 +161,10 @@ def render(hosts, templates=None, defaults=None, header=""):
         if name in RESERVED_SECTIONS:
             raise QbwrkError("template %r uses a reserved section name (%s); rename it in qube_templates"
                              % (name, ", ".join(sorted(RESERVED_SECTIONS))))
-    desired = []
     for host in hosts:
         name = host.get("name")
-        check_section_name(name)
+        if not isinstance(name, str) or not name:
+            raise QbwrkError("a host has no name (%r); set qube_worker_name for it" % (name,))
         if name in names:
             raise QbwrkError("%s: two hosts use the section name %r; give each a unique qube_worker_name"
                              % (name, name))
@@ -174,8 +174,19 @@ def render(hosts, templates=None, defaults=None, header=""):
         if host.get("os") not in OS_SECTIONS:
             raise QbwrkError("%s: os must be one of %s (got %r)" % (name, ", ".join(OS_SECTIONS), host.get("os")))
         names.add(name)
-        desired.append((host, desired_config(host, templates, defaults)))
+    desired, default_section, os_sections, template_text = _layout(hosts, templates, defaults)
+    groups = _groups(desired, default_section, os_sections, template_text)
+    for (host_templates, rest), members in groups.items():
+        for name in members:
+            # Only section names are limited (qbwrk_conf+File+Format.md); a host without its own
+            # section may have any name.
+            check_section_name(name)
+    return _text(header, template_text, default_section, os_sections, groups)
 
+
+def _layout(hosts, templates, defaults):
+    """(desired [(host, config)], [default] values, OS sections, template text) for :func:`render`."""
+    desired = [(host, desired_config(host, templates, defaults)) for host in hosts]
     default_section = _render_all(defaults or {})
     for key, value in _common(config for _, config in desired).items():
         default_section.setdefault(key, value)
@@ -185,7 +196,18 @@ def render(hosts, templates=None, defaults=None, header=""):
         common = _common(_without_templates(config, host, template_text)
                          for host, config in desired if host["os"] == os_name)
         os_sections[os_name] = dict((k, v) for k, v in common.items() if k not in default_section)
+    return desired, default_section, os_sections, template_text
 
+
+def sections_needed(hosts, templates=None, defaults=None):
+    """Names of the hosts that get a section of their own in :func:`render` of this farm."""
+    desired, default_section, os_sections, template_text = _layout(hosts, templates or {}, defaults)
+    return set(name for members in _groups(desired, default_section, os_sections, template_text).values()
+               for name in members)
+
+
+def _groups(desired, default_section, os_sections, template_text):
+    """{(templates, remaining items): [host names]} of the hosts that need a section."""
     groups = {}
     for host, config in desired:
         base = dict(default_section)
@@ -197,7 +219,10 @@ def render(hosts, templates=None, defaults=None, header=""):
         host_templates = tuple(host.get("templates") or ())
         if rest or host_templates:
             groups.setdefault((host_templates, rest), []).append(host["name"])
+    return groups
 
+
+def _text(header, template_text, default_section, os_sections, groups):
     blocks = []
     if header:
         blocks.append(header.rstrip("\n") + "\n")

@@ -18,7 +18,19 @@ different values is an error naming both groups.
 
 Passwords are never taken from inventory: ``proxy_password`` is filled in from a map
 ``{account: qbhash output}`` by :func:`fill_secrets`.  A Windows host in proxy mode with
-``qube_proxy_account`` set gets ``PASSWORD_PLACEHOLDER + account`` as its ``proxy_password``.
+``qube_proxy_account`` set gets ``PASSWORD_PLACEHOLDER + account`` as its ``proxy_password``,
+always placed central: the supervisor's qbwrk.conf (0600) reaches only the worker, while the local
+qb.conf on Windows is read by clients and Desktop User workers too.
+
+Keys that only work in the local qb.conf (``LOCAL_ONLY_KEYS``, see :func:`local_only_reason`):
+the bootstrap keys (CPR worker_lookup.md), the ``client_*`` keys (clients read only their local
+qb.conf: administrators-guide/configuring-qube/Client+Configuration.md) and
+``worker_template_path`` (CPR worker_template_path.md; KB "How do I set my own shared directory
+for job types": it may not work from qbwrk.conf).  A Desktop User worker on Linux/macOS runs as
+the desktop user, who cannot write the default log, spool, journal and pid paths under /var (CPR
+worker_logfile.md, worker_logpath.md, worker_journal_location.md, worker_pidfile.md; an unwritable
+log path sends the worker to panic: worker_boot_diagnostics_retries.md): those four keys then point
+into ``qube_desktop_worker_dir`` in the local qb.conf (:data:`DESKTOP_PATH_KEYS`).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,7 +40,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.renderfarm.qube.plugins.module_utils.qbconf import QbConfError, render_value
-from ansible_collections.renderfarm.qube.plugins.module_utils.qbwrk import RESERVED_SECTIONS, SECTION_NAME_RE
+from ansible_collections.renderfarm.qube.plugins.module_utils.qbwrk import RESERVED_SECTIONS, SECTION_NAME_RE, sections_needed
 
 BOOTSTRAP_KEYS = frozenset((
     "qb_directory", "qb_domain", "qb_supervisor", "worker_address", "worker_boot_delay",
@@ -39,6 +51,11 @@ DEFAULT_WORKER_FLAGS = {"linux": ["remove_logs"], "osx": ["remove_logs"],
                         "winnt": ["remove_logs", "load_profile", "auto_mount"]}
 WORKER_FLAGS = ("dedicated", "dynamic", "auto_mount", "remove_logs", "load_profile", "auto_remove")
 PASSWORD_PLACEHOLDER = "__qube_proxy_password__:"
+DEFAULT_QBDIR = {"linux": "/usr/local/pfx/qube", "osx": "/Applications/pfx/qube", "winnt": "C:/Program Files/pfx/qube"}
+DEFAULT_DESKTOP_WORKER_DIR = "/var/spool/qube/desktop"
+# Desktop User mode on Linux/macOS: key -> file name inside qube_desktop_worker_dir ("" = the folder).
+DESKTOP_PATH_KEYS = {"worker_logfile": "workerlog", "worker_logpath": "", "worker_journal_location": "worker.jnl",
+                     "worker_pidfile": "worker.pid"}
 
 # Documented keys -> kind of value (see _convert).
 KEY_KINDS = {
@@ -77,7 +94,7 @@ VARIABLES = {
 OTHER_VARIABLES = (
     "qube_bootstrap_settings", "qube_worker_settings", "qube_allow_unknown_keys",
     "qube_config_placement", "qube_config_placement_overrides", "qube_worker_name", "qube_os",
-    "qube_worker_templates", "qube_worker_flags_replace_defaults")
+    "qube_worker_templates", "qube_worker_flags_replace_defaults", "qube_desktop_worker_dir")
 GROUP_VARIABLES = frozenset(VARIABLES) | frozenset(OTHER_VARIABLES)
 
 HINTS = {
@@ -93,8 +110,24 @@ HINTS = {
     "proxy_account": "Set qube_proxy_account to the bare user name and qube_worker_host_domain to the domain.",
     "proxy_execution_mode": "Use proxy (jobs run as the proxy account) or user (jobs run as the submitter).",
     "worker_logmode": "Use remote (default) or mounted (shared log directory).",
+    "worker_template_path": "List the local job types folder first, then your shared ones, e.g. "
+                            "['/usr/local/pfx/qube/types', '/mnt/jobtypes'] (Windows: ['C:/Program Files/pfx/qube/types', "
+                            "'//server/share/jobtypes']).",
 }
 _CHOICES = {"logmode": ("remote", "mounted"), "execution_mode": ("proxy", "user")}
+
+
+def local_only_reason(key):
+    """Why ``key`` only works in the local qb.conf (vendor doc), or None when it may go central."""
+    if key in BOOTSTRAP_KEYS:
+        return "a bootstrap key, read only from the local qb.conf (CPR worker_lookup.md)"
+    if key.startswith("client_"):
+        return ("a client key; clients read only their local qb.conf "
+                "(administrators-guide/configuring-qube/Client+Configuration.md)")
+    if key == "worker_template_path":
+        return ("kept in the local qb.conf: the vendor says it may not work from qbwrk.conf "
+                "(knowledge-base/tips-&-tricks/Jobtypes/How+do+I+set+my+own+shared+directory+for+job+types.md)")
+    return None
 
 
 class SettingsError(ValueError):
@@ -248,14 +281,24 @@ def _resolve(name, hostvars, errors):
     return resolved
 
 
-def _placement(key, variables, name, errors):
+def _placement(key, variables, name, errors, os_name="linux", forced_local=()):
     overrides = variables.get("qube_config_placement_overrides") or {}
     where = overrides.get(key, variables.get("qube_config_placement") or "central")
-    if key in BOOTSTRAP_KEYS:
+    reason = local_only_reason(key)
+    if reason or key in forced_local:
         if overrides.get(key, "local") != "local":
-            errors.append("%s: %s is a bootstrap key and only works in the local qb.conf; remove it from "
-                          "qube_config_placement_overrides (bootstrap keys are always local)." % (name, key))
+            errors.append("%s: %s is %s; remove it from qube_config_placement_overrides (it is always placed "
+                          "in the local qb.conf)." % (name, key, reason or "a Desktop User mode path: the worker "
+                                                      "runs as the desktop user and must find it locally"))
         return "local"
+    if key == "proxy_password" and os_name == "winnt":
+        # The local qb.conf on Windows is read by clients and Desktop User workers; the encrypted
+        # password goes where only the worker receives it: qbwrk.conf on the supervisor (0600).
+        if overrides.get(key, "central") != "central":
+            errors.append("%s: proxy_password cannot be placed local on a Windows worker: C:\\ProgramData\\pfx\\qube\\qb.conf "
+                          "is readable by every user of the host, so the encrypted password always goes to qbwrk.conf on "
+                          "the supervisor. Remove proxy_password from qube_config_placement_overrides." % name)
+        return "central"
     if where not in ("central", "local"):
         # Reported once by the choice check in _host(); fall back so every other problem of
         # the host is still found in the same run.
@@ -272,11 +315,13 @@ def _host(name, hostvars):
         errors.append("%s: qube_os must be one of linux, osx, winnt (got %r). Set it or leave it unset to "
                       "detect it from facts." % (name, os_name))
         os_name = "linux"
-    section = variables.get("qube_worker_name") or str(hostvars.get("inventory_hostname", name)).split(".")[0]
-    if not isinstance(section, str) or not SECTION_NAME_RE.match(section) or section in RESERVED_SECTIONS:
-        errors.append("%s: the qbwrk.conf section name %r is not allowed (only letters, digits and _, and not "
-                      "a reserved name). Set qube_worker_name for this host to the name its worker registers "
-                      "with, using only those characters." % (name, section))
+    section = variables.get("qube_worker_name")
+    if section is None:
+        section = str(hostvars.get("inventory_hostname", name)).split(".")[0]
+    if not isinstance(section, str) or not section.strip():
+        errors.append("%s: qube_worker_name must be the non-empty name the worker registers with (got %r)."
+                      % (name, section))
+        section = str(name).split(".")[0]
     for var, choices in (("qube_config_placement", ("central", "local")),):
         if variables.get(var, "central") not in choices:
             errors.append("%s: %s must be central or local (got %r)." % (name, var, variables[var]))
@@ -339,6 +384,16 @@ def _host(name, hostvars):
     mode = values.get("proxy_execution_mode", "proxy")
     if os_name == "winnt" and mode == "proxy" and "proxy_account" in values:
         values["proxy_password"] = PASSWORD_PLACEHOLDER + values["proxy_account"]
+        if "supervisor" not in values.get("worker_lookup", ["local", "supervisor"]):
+            errors.append("%s: qube_worker_lookup is 'local' only, so this Windows worker never reads qbwrk.conf, "
+                          "where its encrypted proxy_password goes (it is never written to the local qb.conf on "
+                          "Windows). Include supervisor in qube_worker_lookup." % name)
+    qbdir = str(values.get("qb_directory") or DEFAULT_QBDIR[os_name])
+    if "worker_template_path" in values:
+        problem = _template_path_problem(values["worker_template_path"], os_name, qbdir)
+        if problem:
+            errors.append("%s: %s %s. %s" % (name, origin["worker_template_path"], problem, HINTS["worker_template_path"]))
+    forced_local, remove_values = desktop_paths(hostvars, os_name, values)
     for key in overrides:
         if key not in KEY_KINDS and key not in allowed_unknown:
             errors.append("%s: qube_config_placement_overrides names %s, which is not a documented Qube! key."
@@ -353,11 +408,57 @@ def _host(name, hostvars):
         if template not in defined:
             errors.append("%s: qube_worker_templates names %r, which is not defined in qube_templates. Define "
                           "it in qube_templates (group_vars/all) or remove it." % (name, template))
-    result = {"name": section, "os": os_name, "local": {}, "central": {}, "templates": list(templates)}
+    result = {"name": section, "os": os_name, "local": {}, "central": {}, "templates": list(templates),
+              "section_ok": bool(SECTION_NAME_RE.match(section)) and section not in RESERVED_SECTIONS}
     for key, value in values.items():
-        result[_placement(key, variables, name, errors)][key] = value
+        result[_placement(key, variables, name, errors, os_name, forced_local)][key] = value
     result["remove_local"] = sorted(result["central"])
+    result["remove_local_values"] = remove_values
     return result, errors
+
+
+def desktop_paths(hostvars, os_name, values):
+    """Desktop User mode paths: adds them to ``values`` -> (keys forced local, values to take back).
+
+    On Linux/macOS in Desktop User mode the four :data:`DESKTOP_PATH_KEYS` point into
+    ``qube_desktop_worker_dir`` (unless inventory sets a key itself). Otherwise the same values are
+    returned to be removed from the local qb.conf where exactly they are set (a flip back to service
+    mode), so a value somebody else wrote is kept.
+    """
+    folder = hostvars.get("qube_desktop_worker_dir") or DEFAULT_DESKTOP_WORKER_DIR
+    if not isinstance(folder, str) or not folder.startswith("/"):
+        folder = DEFAULT_DESKTOP_WORKER_DIR
+    folder = folder.rstrip("/") or "/"
+    ours = dict((key, folder if not leaf else "%s/%s" % (folder, leaf)) for key, leaf in DESKTOP_PATH_KEYS.items())
+    desktop = hostvars.get("qube_worker_mode", "service") == "desktop" and os_name in ("linux", "osx")
+    if not desktop:
+        if os_name == "winnt":
+            return (), {}
+        return (), dict((key, value) for key, value in ours.items() if key not in values)
+    for key, value in ours.items():
+        values.setdefault(key, value)
+    return tuple(DESKTOP_PATH_KEYS), {}
+
+
+def _template_path_problem(value, os_name, qbdir):
+    """What is wrong with a worker_template_path for ``os_name``, or None (CPR worker_template_path.md)."""
+    separator = ";" if os_name == "winnt" else ":"
+    entries = [entry.strip() for entry in str(value).split(separator) if entry.strip()]
+    if os_name == "winnt" and any("\\" in entry for entry in entries):
+        return ("uses backslashes; on Windows the vendor requires UNC paths written with forward slashes "
+                "(//server/share/jobtypes, C:/Program Files/pfx/qube/types)")
+
+    def norm(path):
+        path = path.replace("\\", "/")
+        lead = "//" if path.startswith("//") else ""
+        path = lead + re.sub("/+", "/", path[len(lead):]).rstrip("/")
+        return path.lower() if os_name == "winnt" else path
+
+    local = set([norm(qbdir + "/types"), norm("$QBDIR/types"), norm("%QBDIR%/types"), norm("${QBDIR}/types")])
+    if not any(norm(entry) in local for entry in entries):
+        return ("does not contain the local job types folder %s/types; the vendor says it must always contain "
+                "it (compiled job types such as cmdline are installed there)" % qbdir)
+    return None
 
 
 def validate_host(name, hostvars):
@@ -387,9 +488,9 @@ def validate_templates(templates, allowed_unknown=()):
             continue
         for key, value in sorted(values.items()):
             label = "qube_templates.%s.%s" % (tname, key)
-            if key in SECRET_KEYS or key in BOOTSTRAP_KEYS:
+            if key in SECRET_KEYS or local_only_reason(key):
                 errors.append("%s: %s cannot go in qbwrk.conf templates (%s). Remove it." % (
-                    label, key, "secret" if key in SECRET_KEYS else "bootstrap key, local only"))
+                    label, key, "secret" if key in SECRET_KEYS else local_only_reason(key)))
             elif key not in KEY_KINDS and key not in allowed_unknown:
                 errors.append("%s is not a documented Qube! key. Check the spelling or opt in with "
                               "qube_allow_unknown_keys." % label)
@@ -423,6 +524,7 @@ def validate_farm(hostvars_by_name):
     first = hostvars_by_name[sorted(hostvars_by_name)[0]] if hostvars_by_name else {}
     templates = first.get("qube_templates") or {}
     errors.extend(validate_templates(templates, first.get("qube_allow_unknown_keys") or ()))
+    errors.extend(_section_name_problems(hostvars_by_name, templates))
     for section, hosts in sorted(sections.items()):
         if len(hosts) > 1:
             errors.append("%s: these hosts share the qbwrk.conf section name %r. Give each a unique "
@@ -431,6 +533,38 @@ def validate_farm(hostvars_by_name):
             errors.append("%s: the section name %r is also a template name. Rename the template or set "
                           "qube_worker_name." % (hosts[0], section))
     return errors
+
+
+def _section_name_problems(hostvars_by_name, templates):
+    """Hosts whose name cannot be a qbwrk.conf section although the farm's qbwrk.conf needs one for them.
+
+    Only section names are limited (qbwrk_conf+File+Format.md: letters, digits and _): a host whose
+    keys are all local, or whose central values all land in ``[default]``/OS sections, needs none.
+    """
+    if not isinstance(templates, dict):
+        templates = {}
+    hosts, invalid, with_templates = [], {}, set()
+    for name in sorted(hostvars_by_name):
+        # Every host, also one with other problems (its valid values count), so that all problems
+        # are listed in one run.
+        result = _host(name, hostvars_by_name[name])[0]
+        if result["templates"]:
+            with_templates.add(result["name"])
+        hosts.append({"name": result["name"], "os": result["os"], "settings": result["central"],
+                      "templates": [t for t in result["templates"] if t in templates]})
+        if not result["section_ok"]:
+            invalid[result["name"]] = name
+    if not invalid:
+        return []
+    try:
+        needing = sections_needed(hosts, template_values(templates)) | with_templates
+    except (ValueError, _Invalid):
+        needing = set(invalid)
+    return ["%s: the qbwrk.conf section name %r is not allowed (only letters, digits and _, and not a reserved "
+            "name), and this host needs its own section (central settings or templates of its own). Set "
+            "qube_worker_name for this host to the name its worker registers with, using only those "
+            "characters, or place its keys local." % (invalid[section], section)
+            for section in sorted(invalid) if section in needing]
 
 
 def fill_secrets(values, secrets, host=""):

@@ -56,9 +56,47 @@ options:
     description: Keys to remove (every active line and map block of the key; commented lines stay).
     type: list
     elements: str
+  remove_values:
+    description:
+      - Keys to remove only where their current value means the given value (quoting aside), a dict
+        of key and value. A key set to anything else is somebody else's setting and stays.
+      - The roles use it to take back exactly what they wrote earlier, for example the Desktop User
+        mode log paths after a flip back to service mode.
+    type: dict
+  list_items:
+    description:
+      - Comma-list keys (such as C(supervisor_job_flags) or C(supervisor_flags)) edited item by item:
+        the items in O(list_items[].present) are added, those in O(list_items[].absent) dropped, every
+        other item of the site's list is kept in its order.
+      - A key that is not set starts from O(list_items[].default), the vendor's default list, so that
+        adding one flag does not drop the built-in ones.
+      - A value written as a number (an integer mask, which C(supervisor_flags) allows) cannot be edited
+        item by item and fails the task with a message naming the key.
+    type: list
+    elements: dict
+    suboptions:
+      key:
+        description: The key.
+        type: str
+        required: true
+      present:
+        description: Items that must be in the list.
+        type: list
+        elements: str
+        default: []
+      absent:
+        description: Items that must not be in the list.
+        type: list
+        elements: str
+        default: []
+      default:
+        description: The list the product uses when the key is not set (its documented default).
+        type: list
+        elements: str
+        default: []
   content:
     description:
-      - The whole file text. Mutually exclusive with O(settings) and O(remove).
+      - The whole file text. Mutually exclusive with O(settings), O(remove), O(remove_values) and O(list_items).
     type: str
   validate:
     description:
@@ -115,11 +153,23 @@ EXAMPLES = r"""
       worker_cpus: 8
       worker_groups: [gpu, nuke]
     remove: [worker_cluster]
+    # Only the Desktop User log path this collection wrote; another value is left alone.
+    remove_values:
+      worker_logfile: /var/spool/qube/desktop/workerlog
     backup: true
     owner: root
     group: root
     mode: "0644"
 
+- name: Add a job flag the farm needs, keeping the site's own flags (vendor default auto_mount)
+  renderfarm.qube.qube_conf:
+    path: /etc/qb.conf
+    list_items:
+      - key: supervisor_job_flags
+        present: [disable_windows_job_object]
+        default: [auto_mount]
+      - key: supervisor_flags
+        absent: [enforce_password]
 - name: Write the central worker configuration and check it with qbconfigfile first
   renderfarm.qube.qube_conf:
     path: /etc/qbwrk.conf
@@ -204,8 +254,9 @@ def secret_values(text, secret_keys):
     return found
 
 
-def merge(module, old_text, settings, remove, secret_keys):
-    """Apply ``settings`` and ``remove`` to ``old_text`` -> (new text, changed keys)."""
+def merge(module, old_text, settings, remove, secret_keys, remove_values=None, list_items=None):
+    """Apply ``settings``, ``remove``, ``remove_values`` and ``list_items`` to ``old_text``
+    -> (new text, changed keys)."""
     path = module.params["path"]
     try:
         conf = QbConf(old_text)
@@ -230,6 +281,21 @@ def merge(module, old_text, settings, remove, secret_keys):
     for key in remove or []:
         if conf.remove(key):
             changed_keys.append(key)
+    for key in sorted(remove_values or {}):
+        try:
+            if conf.remove_value(key, remove_values[key]):
+                changed_keys.append(key)
+        except QbConfError as exc:
+            module.fail_json(msg="%s: cannot compare the value of %s: %s" % (path, key, to_native(exc)))
+    for item in list_items or []:
+        key = item["key"]
+        if key in (settings or {}) or key in (remove or []):
+            module.fail_json(msg="%s: %s is both in list_items and in settings/remove; use one" % (path, key))
+        try:
+            if conf.edit_list(key, present=item["present"], absent=item["absent"], default=item["default"]):
+                changed_keys.append(key)
+        except QbConfError as exc:
+            module.fail_json(msg="%s: cannot change %s item by item: %s" % (path, key, to_native(exc)))
     return conf.text(), changed_keys
 
 
@@ -340,6 +406,13 @@ def main():
             path=dict(type="path", required=True, aliases=["dest"]),
             settings=dict(type="dict", no_log=True),
             remove=dict(type="list", elements="str"),
+            remove_values=dict(type="dict"),
+            list_items=dict(type="list", elements="dict", options=dict(
+                key=dict(type="str", required=True, no_log=False),
+                present=dict(type="list", elements="str", default=[]),
+                absent=dict(type="list", elements="str", default=[]),
+                default=dict(type="list", elements="str", default=[]),
+            )),
             content=dict(type="str", no_log=True),
             validate=dict(type="str"),
             backup=dict(type="bool", default=False),
@@ -348,8 +421,9 @@ def main():
                              default=["proxy_password", "database_password"]),
             pending_file=dict(type="path"),
         ),
-        mutually_exclusive=[("content", "settings"), ("content", "remove")],
-        required_one_of=[("content", "settings", "remove")],
+        mutually_exclusive=[("content", "settings"), ("content", "remove"), ("content", "remove_values"),
+                            ("content", "list_items")],
+        required_one_of=[("content", "settings", "remove", "remove_values", "list_items")],
         add_file_common_args=True,
         supports_check_mode=True,
     )
@@ -382,7 +456,8 @@ def main():
         except QbConfError as exc:
             module.fail_json(msg="%s: content is not a valid Qube! file: %s" % (path, to_native(exc)))
     else:
-        new_text, changed_keys = merge(module, old_text, params["settings"], params["remove"], secret_keys)
+        new_text, changed_keys = merge(module, old_text, params["settings"], params["remove"], secret_keys,
+                                       params["remove_values"], params["list_items"])
     new_secrets = secret_values(new_text, secret_keys)
     module.no_log_values.update(new_secrets)
 

@@ -33,9 +33,11 @@ def test_ok_summary():
 
 
 def test_all_errors_at_once():
+    # a-2 needs a qbwrk.conf section of its own (its worker_cpus differs from a3's), so its name matters.
     hostvars = {"a1": {"qube_worker_cpus": "many", "qube_proxy_password": "pw"},
-                "a-2": {"qube_proxy_password": "pw"}}
-    result = action({"hosts": ["a1", "a-2", "ghost"]}).run(task_vars={"hostvars": hostvars})
+                "a-2": {"qube_proxy_password": "pw", "qube_worker_cpus": 2},
+                "a3": {"qube_proxy_password": "pw", "qube_worker_cpus": 3}}
+    result = action({"hosts": ["a1", "a-2", "a3", "ghost"]}).run(task_vars={"hostvars": hostvars})
     assert result["failed"] and len(result["errors"]) == 3
     assert result["errors"][0].startswith("ghost: not in the inventory")
     assert "3 problem(s)" in result["msg"] and "a1: qube_worker_cpus" in result["msg"]

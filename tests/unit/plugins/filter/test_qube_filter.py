@@ -48,11 +48,16 @@ def test_missing_secret_and_bad_templates_are_reported_together():
 def test_worker_settings_errors_and_local_secret_fill():
     with pytest.raises(AnsibleFilterError, match="qube_worker_cpus must be an integer"):
         qube_worker_settings({"qube_worker_cpus": "many"}, "w1")
-    local = qube_worker_settings({"qube_os": "winnt", "qube_proxy_account": "render",
-                                  "qube_config_placement": "local"}, "w1", secrets={"render": HASH})
-    assert local["local"]["proxy_password"] == HASH and local["central"] == {}
+    linux_local = qube_worker_settings({"qube_proxy_account": "render", "qube_config_placement": "local"}, "w1",
+                                       secrets={"render": HASH})
+    assert linux_local["local"]["proxy_account"] == "render" and linux_local["central"] == {}
+    # Windows: never in the local qb.conf, which every user of the host reads.
+    windows = qube_worker_settings({"qube_os": "winnt", "qube_proxy_account": "render",
+                                    "qube_config_placement": "local"}, "w1", secrets={"render": HASH})
+    assert "proxy_password" not in windows["local"] and "proxy_password" in windows["central"]
 
 
 def test_bad_section_name_reaches_the_user():
     with pytest.raises(AnsibleFilterError, match="qube_worker_name"):
-        qube_qbwrk([{"name": "w-1", "os": "linux", "central": {"worker_cpus": 1}}])
+        qube_qbwrk([{"name": "w-1", "os": "linux", "central": {"worker_cpus": 1}},
+                    {"name": "w2", "os": "linux", "central": {"worker_cpus": 2}}])

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ansible_collections.renderfarm.qube.plugins.module_utils.qbwrk import (
-    QbwrkError, desired_config, expand, parse, render, section_matches,
+    QbwrkError, desired_config, expand, parse, render, section_matches, sections_needed,
 )
 
 TEMPLATES = {"gpu": {"worker_groups": ["gpu", "farm"], "worker_resources": {"host.gpu": 1}},
@@ -96,8 +96,19 @@ def test_host_with_nothing_left_has_no_section_and_header_is_first():
 
 @pytest.mark.parametrize("bad", ["w-03", "w03.example.com", "", "default"])
 def test_bad_section_names_name_the_host_and_the_fix(bad):
+    # The host needs a section of its own: its worker_cpus differs from the other host's.
     with pytest.raises(QbwrkError, match="qube_worker_name"):
-        render([host(bad)])
+        render([host(bad, worker_cpus=1), host("ok", worker_cpus=2)])
+
+
+@pytest.mark.parametrize("name", ["render-01", "render01.studio.example"])
+def test_a_host_without_a_section_of_its_own_may_have_any_name(name):
+    """Only section names are limited (qbwrk_conf+File+Format.md): no section, no limit."""
+    text = render([host(name, worker_cpus=1), host("ok", worker_cpus=1)])
+    assert "[%s]" % name not in text and "worker_cpus = 1" in text
+    assert sections_needed([host(name, worker_cpus=1), host("ok", worker_cpus=1)]) == set()
+    assert sections_needed([host(name, worker_cpus=1), host("ok", worker_cpus=2)]) == {name, "ok"}
+    assert sections_needed([host(name, templates=["gpu"]), host("ok")], {"gpu": {"worker_groups": ["gpu"]}}) == {name}
 
 
 def test_other_model_errors():

@@ -27,13 +27,14 @@ def test_typed_variables_become_keys_placed_local_and_central():
     })
     assert result["name"] == "w01" and result["os"] == "linux" and result["templates"] == []
     assert result["local"] == {"qb_supervisor": "sup01", "worker_port": 50011, "worker_boot_delay": 5,
-                               "worker_lookup": ["local", "supervisor"], "worker_cpus": 4}
+                               "worker_lookup": ["local", "supervisor"], "worker_cpus": 4,
+                               # CPR worker_template_path.md + KB: kept local, never in qbwrk.conf
+                               "worker_template_path": "/opt/types:/usr/local/pfx/qube/types"}
     central = result["central"]
     assert central["worker_restrictions"] == "/farm || /farm/+"
     assert central["worker_properties"] == {"host.ram": "64"}
     assert central["worker_resources"] == {"host.gpu": "2"}
     assert central["worker_flags"] == ["remove_logs", "auto_remove"]
-    assert central["worker_template_path"] == "/opt/types:/usr/local/pfx/qube/types"
     assert central["worker_heartbeat_interval"] == 60
     assert result["remove_local"] == sorted(central)
 
@@ -41,11 +42,11 @@ def test_typed_variables_become_keys_placed_local_and_central():
 def test_windows_flags_template_path_and_password_placeholder():
     result = host_settings("win01", {"ansible_connection": "winrm", "qube_proxy_account": "render",
                                      "qube_worker_flags": ["dynamic"], "qube_worker_host_domain": "CORP",
-                                     "qube_worker_template_path": ["//srv/types", "C:/pfx/types"]})
+                                     "qube_worker_template_path": ["C:/Program Files/pfx/qube/types", "//srv/types"]})
     central = result["central"]
     assert result["os"] == "winnt"
     assert central["worker_flags"] == ["remove_logs", "load_profile", "auto_mount", "dynamic"]
-    assert central["worker_template_path"] == "//srv/types;C:/pfx/types"
+    assert result["local"]["worker_template_path"] == "C:/Program Files/pfx/qube/types;//srv/types"
     assert central["proxy_password"] == PASSWORD_PLACEHOLDER + "render"
     assert fill_secrets(central, {"render": HASH})["proxy_password"] == HASH
     with pytest.raises(SettingsError, match="no proxy password hash for account 'render'"):
@@ -82,7 +83,18 @@ def test_detect_os_defaults_to_linux(hostvars):
     ({"qube_bootstrap_settings": {"worker_cpus": 2}}, "is not a bootstrap key"),
     ({"qube_config_placement_overrides": {"qb_supervisor": "central"}, "qube_supervisor": "s"},
      "qb_supervisor is a bootstrap key"),
-    ({"qube_worker_name": "w-03"}, "Set qube_worker_name for this host"),
+    ({"qube_worker_name": ""}, "qube_worker_name must be the non-empty name"),
+    ({"qube_config_placement_overrides": {"client_logpath": "central"}, "qube_worker_settings": {"client_logpath": "/l"}},
+     "client_logpath is a client key; clients read only their local qb.conf"),
+    ({"qube_config_placement_overrides": {"worker_template_path": "central"},
+      "qube_worker_template_path": ["/usr/local/pfx/qube/types"]}, "worker_template_path is kept in the local qb.conf"),
+    ({"qube_worker_template_path": ["/mnt/jobtypes"]}, "does not contain the local job types folder /usr/local/pfx/qube/types"),
+    ({"qube_os": "winnt", "qube_worker_template_path": ["C:/Program Files/pfx/qube/types", "\\\\srv\\types"]},
+     "uses backslashes"),
+    ({"qube_os": "winnt", "qube_proxy_account": "r", "qube_config_placement_overrides": {"proxy_password": "local"}},
+     "proxy_password cannot be placed local on a Windows worker"),
+    ({"qube_os": "winnt", "qube_proxy_account": "r", "qube_worker_lookup": ["local"]},
+     "never reads qbwrk.conf, where its encrypted proxy_password goes"),
     ({"qube_os": "windows"}, "qube_os must be one of linux, osx, winnt"),
     ({"qube_worker_templates": ["gpu"]}, "'gpu', which is not defined in qube_templates"),
     ({"qube_worker_drive_map": [{"drive": "X:", "path": "\\\\s\\x"}]}, "only works on Windows"),
@@ -157,3 +169,74 @@ def test_unknown_placement_is_reported_not_raised():
     override_errors = validate_host(
         "w01", {"qube_config_placement_overrides": {"worker_cpus": "remote"}, "qube_worker_cpus": 2})
     assert override_errors  # an unknown per-key placement is refused, not a KeyError
+
+
+def test_client_keys_stay_local_even_with_central_placement():
+    """Clients read only their local qb.conf (administrators-guide/configuring-qube/Client+Configuration.md)."""
+    result = host_settings("w1", {"qube_worker_settings": {"client_logpath": "/mnt/logs", "worker_cpus": 2}})
+    assert result["local"] == {"client_logpath": "/mnt/logs"}
+    assert result["central"] == {"worker_cpus": 2}
+    assert "client_logpath" not in result["remove_local"]
+
+
+def test_template_path_with_the_qbdir_macro_or_a_custom_qb_directory():
+    ok = host_settings("w1", {"qube_worker_template_path": ["$QBDIR/types", "/mnt/jt"]})
+    assert ok["local"]["worker_template_path"] == "$QBDIR/types:/mnt/jt"
+    custom = host_settings("w1", {"qube_bootstrap_settings": {"qb_directory": "/apps/pfx/qube"},
+                                  "qube_worker_template_path": ["/apps/pfx/qube/types/", "/mnt/jt"]})
+    assert custom["local"]["worker_template_path"] == "/apps/pfx/qube/types/:/mnt/jt"
+    mac = validate_host("m1", {"qube_os": "osx", "qube_worker_template_path": ["/usr/local/pfx/qube/types"]})
+    assert any("/Applications/pfx/qube/types" in error for error in mac)
+    win = host_settings("w2", {"qube_os": "winnt", "qube_worker_template_path": ["c:/program files/PFX/qube//types"]})
+    assert "worker_template_path" in win["local"]
+
+
+def test_windows_proxy_password_is_always_central():
+    """qb.conf on Windows is read by clients and Desktop User workers: the encrypted password goes to qbwrk.conf."""
+    result = host_settings("win1", {"qube_os": "winnt", "qube_proxy_account": "render", "qube_config_placement": "local"})
+    assert result["central"] == {"proxy_password": PASSWORD_PLACEHOLDER + "render"}
+    assert "proxy_password" not in result["local"] and result["local"]["proxy_account"] == "render"
+
+
+@pytest.mark.parametrize("os_name", ["linux", "osx"])
+def test_desktop_mode_points_the_worker_paths_into_the_desktop_folder(os_name):
+    """The desktop user cannot write /var/log/workerlog, /var/spool/qube, ... (CPR worker_logfile.md etc.)."""
+    desktop = host_settings("d1", {"qube_os": os_name, "qube_worker_mode": "desktop", "qube_desktop_user": "artist",
+                                   "qube_config_placement": "central"})
+    assert desktop["local"] == {"worker_logfile": "/var/spool/qube/desktop/workerlog",
+                                "worker_logpath": "/var/spool/qube/desktop",
+                                "worker_journal_location": "/var/spool/qube/desktop/worker.jnl",
+                                "worker_pidfile": "/var/spool/qube/desktop/worker.pid"}
+    assert desktop["central"] == {} and desktop["remove_local_values"] == {}
+    own = host_settings("d1", {"qube_os": os_name, "qube_worker_mode": "desktop", "qube_desktop_worker_dir": "/srv/dw/",
+                               "qube_worker_logpath": "/mnt/joblogs"})
+    assert own["local"]["worker_logpath"] == "/mnt/joblogs" and own["local"]["worker_logfile"] == "/srv/dw/workerlog"
+    bad = validate_host("d1", {"qube_os": os_name, "qube_worker_mode": "desktop",
+                               "qube_config_placement_overrides": {"worker_logfile": "central"}})
+    assert any("worker_logfile is a Desktop User mode path" in error for error in bad), bad
+
+
+def test_service_mode_takes_back_exactly_the_desktop_paths():
+    service = host_settings("s1", {"qube_worker_logpath": "/mnt/joblogs"})
+    assert service["remove_local_values"] == {"worker_logfile": "/var/spool/qube/desktop/workerlog",
+                                              "worker_journal_location": "/var/spool/qube/desktop/worker.jnl",
+                                              "worker_pidfile": "/var/spool/qube/desktop/worker.pid"}
+    windows = host_settings("w1", {"qube_os": "winnt", "qube_worker_mode": "desktop", "qube_desktop_user": "artist"})
+    assert "worker_logfile" not in windows["local"]
+
+
+def test_section_names_matter_only_for_hosts_that_need_a_section():
+    """qbwrk_conf+File+Format.md limits section names only; render-01 with nothing of its own is fine."""
+    base = {"qube_proxy_password": "x"}
+    farm = {"render-01": dict(base, qube_worker_cpus=2), "render02": dict(base, qube_worker_cpus=2)}
+    assert validate_farm(farm) == []
+    local = {"render-01": dict(base, qube_worker_cpus=3, qube_config_placement="local"),
+             "render02": dict(base, qube_worker_cpus=2)}
+    assert validate_farm(local) == []
+    differs = {"render-01": dict(base, qube_worker_cpus=3), "render02": dict(base, qube_worker_cpus=2)}
+    errors = validate_farm(differs)
+    assert len(errors) == 1 and errors[0].startswith("render-01: the qbwrk.conf section name 'render-01'")
+    assert "Set qube_worker_name" in errors[0]
+    templated = {"render-01": dict(base, qube_worker_templates=["gpu"], qube_templates={"gpu": {"worker_groups": "gpu"}}),
+                 "render02": dict(base, qube_templates={"gpu": {"worker_groups": "gpu"}})}
+    assert any(error.startswith("render-01: the qbwrk.conf section name") for error in validate_farm(templated))
