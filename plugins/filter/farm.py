@@ -65,19 +65,35 @@ def hashes_by_account(results):
     return out
 
 
-def supervisor_job_flags(farm, base=("auto_mount",)):
-    """The ``supervisor_job_flags`` the farm needs, or [] when the default is right.
+# Vendor defaults (CPR supervisor_job_flags.md, supervisor_flags.md): the lists the supervisor uses
+# while the key is not set.
+JOB_FLAGS_DEFAULT = ["auto_mount"]
+SUPERVISOR_FLAGS_DEFAULT = ["host_recontact", "heartbeat_monitor", "running_monitor", "retry_busy"]
 
-    A Windows worker in Desktop User mode needs ``disable_windows_job_object`` on every job
-    (vendor KB "How to switch a worker from Service mode to Desktop User mode").
+
+def _execution_mode(entry):
+    return (entry.get("central", {}).get("proxy_execution_mode")
+            or entry.get("local", {}).get("proxy_execution_mode") or "proxy")
+
+
+def supervisor_list_items(farm, job_flags=True, enforce_password=True):
+    """Item-by-item edits of the supervisor's own qb.conf lists that the farm needs (``qube_conf``
+    ``list_items``); every flag the site set itself is kept.
+
+    * ``supervisor_job_flags``: a Windows worker in Desktop User mode needs
+      ``disable_windows_job_object`` on every job (KB "How to switch a worker from Service mode to
+      Desktop User mode"); it is added to the site's list (vendor default ``auto_mount`` while unset).
+    * ``supervisor_flags``: a farm whose workers all run in proxy mode drops ``enforce_password``
+      (AUTH "Switching to Proxy Mode", step 4); with a user-mode worker it is left as it is.
     """
-    needs = any(e.get("os") == "winnt" and e.get("mode") == "desktop" for e in farm)
-    if not needs:
-        return []
-    flags = list(base)
-    if _DESKTOP_WINDOWS_FLAG not in flags:
-        flags.append(_DESKTOP_WINDOWS_FLAG)
-    return flags
+    items = []
+    if job_flags and any(e.get("os") == "winnt" and e.get("mode") == "desktop" for e in farm):
+        items.append({"key": "supervisor_job_flags", "present": [_DESKTOP_WINDOWS_FLAG], "absent": [],
+                      "default": list(JOB_FLAGS_DEFAULT)})
+    if enforce_password and farm and all(_execution_mode(e) == "proxy" for e in farm):
+        items.append({"key": "supervisor_flags", "present": [], "absent": ["enforce_password"],
+                      "default": list(SUPERVISOR_FLAGS_DEFAULT)})
+    return items
 
 
 def expected_config(hostvars, names):
@@ -112,7 +128,7 @@ class FilterModule(object):
             "qube_farm_settings": farm_settings,
             "qube_central_accounts": central_accounts,
             "qube_hashes_by_account": hashes_by_account,
-            "qube_supervisor_job_flags": supervisor_job_flags,
+            "qube_supervisor_list_items": supervisor_list_items,
             "qube_conf_merge": conf_merge,
             "qube_expected_config": expected_config,
         }

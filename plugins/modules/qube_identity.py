@@ -74,21 +74,24 @@ options:
     choices: [posix, windows]
     default: posix
   qbhash_path:
-    description: C(qbhash); a bare name is looked up on C(PATH) and in C(/usr/local/pfx/qube/bin).
+    description:
+      - C(qbhash); a bare name is looked up on C(PATH) and in the Qube! C(bin) folder.
+      - Default the C(bin) folder of the host's OS under the vendor's C(qb_directory) (CPR qb_directory.md)
+        C(/usr/local/pfx/qube/bin/qbhash) on Linux, C(/Applications/pfx/qube/bin/qbhash) on macOS.
     type: path
-    default: /usr/local/pfx/qube/bin/qbhash
   qblogin_path:
-    description: C(qblogin), used by O(register=qblogin).
+    description:
+      - C(qblogin), used by O(register=qblogin). It prompts for the password twice for verification
+        (administrators-guide/configuring-qube/worker-configuration/Service+Mode+Authentication+User+vs+Proxy.md),
+        so the password goes twice on stdin.
+      - Default as for O(qbhash_path).
     type: path
-    default: /usr/local/pfx/qube/bin/qblogin
   qbsub_path:
-    description: C(qbsub), used by O(validate_via_qube).
+    description: C(qbsub), used by O(validate_via_qube). Default as for O(qbhash_path).
     type: path
-    default: /usr/local/pfx/qube/bin/qbsub
   qbout_path:
-    description: C(qbout), used by O(validate_via_qube).
+    description: C(qbout), used by O(validate_via_qube). Default as for O(qbhash_path).
     type: path
-    default: /usr/local/pfx/qube/bin/qbout
   qb_conf_path:
     description: The local C(qb.conf) written by O(register=local).
     type: path
@@ -321,12 +324,16 @@ import json
 import os
 import re
 import socket
+import sys
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.renderfarm.qube.plugins.module_utils import adcheck, identity
 
-QUBE_BIN = "/usr/local/pfx/qube/bin"
+# The Qube! client programs per OS: <qb_directory>/bin (CPR qb_directory.md).
+QUBE_BINS = {"darwin": "/Applications/pfx/qube/bin"}
+QUBE_BIN = QUBE_BINS.get(sys.platform, "/usr/local/pfx/qube/bin")
+PROGRAMS = ("qbhash", "qblogin", "qbsub", "qbout")
 PBKDF2_ITERATIONS = 200000
 REDACTED = "REDACTED"
 
@@ -415,9 +422,10 @@ def find_program(module, path):
     return module.get_bin_path(path, required=True, opt_dirs=[QUBE_BIN])
 
 
-def run_secret_program(module, argv, password, what):
-    """Run a program with the password on stdin; its stdout, or IdentityError (no secret inside)."""
-    rc, out, err = module.run_command(argv, data=password, binary_data=False)
+def run_secret_program(module, argv, password, what, times=1):
+    """Run a program with the password on stdin (``times`` lines, for a program that asks again to
+    verify); its stdout, or IdentityError (no secret inside)."""
+    rc, out, err = module.run_command(argv, data="\n".join([password] * times), binary_data=False)
     if rc != 0:
         detail = (err or out or "").replace(password, "********").strip()[:300]
         raise IdentityError("%s failed (rc=%s): %s" % (what, rc, detail or "no output"))
@@ -508,7 +516,8 @@ def apply_registration(module, state, result):
         argv = [program, "--user", params["account"]]
         if params["domain"]:
             argv += ["--domain", params["domain"]]
-        run_secret_program(module, argv, password, "registering the password of %s with qblogin" % state.qualified)
+        run_secret_program(module, argv, password, "registering the password of %s with qblogin" % state.qualified,
+                           times=2)
     else:
         hashed = qbhash(module, password)
         if method == "local":
@@ -655,10 +664,10 @@ ARGUMENT_SPEC = dict(
     update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
     register=dict(type="str", choices=["local", "central", "qblogin", "none"], default="none"),
     platform=dict(type="str", choices=["posix", "windows"], default="posix"),
-    qbhash_path=dict(type="path", default=QUBE_BIN + "/qbhash"),
-    qblogin_path=dict(type="path", default=QUBE_BIN + "/qblogin"),
-    qbsub_path=dict(type="path", default=QUBE_BIN + "/qbsub"),
-    qbout_path=dict(type="path", default=QUBE_BIN + "/qbout"),
+    qbhash_path=dict(type="path"),
+    qblogin_path=dict(type="path"),
+    qbsub_path=dict(type="path"),
+    qbout_path=dict(type="path"),
     qb_conf_path=dict(type="path", default="/etc/qb.conf"),
     backup=dict(type="bool", default=True),
     state_dir=dict(type="path", default="/var/lib/renderfarm-qube"),
@@ -693,6 +702,9 @@ ARGUMENT_SPEC = dict(
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    for program in PROGRAMS:
+        if not module.params["%s_path" % program]:
+            module.params["%s_path" % program] = os.path.join(QUBE_BIN, program)
     result = {"changed": False}
     try:
         run_ad_check(module, result)

@@ -61,3 +61,19 @@ def test_bad_section_name_reaches_the_user():
     with pytest.raises(AnsibleFilterError, match="qube_worker_name"):
         qube_qbwrk([{"name": "w-1", "os": "linux", "central": {"worker_cpus": 1}},
                     {"name": "w2", "os": "linux", "central": {"worker_cpus": 2}}])
+
+
+def test_supervisor_list_items_keep_site_flags_and_follow_the_farm():
+    from ansible_collections.renderfarm.qube.plugins.filter.farm import supervisor_list_items
+    linux = {"os": "linux", "mode": "service", "central": {}, "local": {}}
+    win_desktop = {"os": "winnt", "mode": "desktop", "central": {}, "local": {}}
+    user_mode = {"os": "linux", "mode": "service", "central": {"proxy_execution_mode": "user"}, "local": {}}
+    assert supervisor_list_items([linux]) == [{"key": "supervisor_flags", "present": [], "absent": ["enforce_password"],
+                                               "default": ["host_recontact", "heartbeat_monitor", "running_monitor",
+                                                           "retry_busy"]}]
+    items = supervisor_list_items([linux, win_desktop])
+    assert items[0] == {"key": "supervisor_job_flags", "present": ["disable_windows_job_object"], "absent": [],
+                        "default": ["auto_mount"]}
+    # A user-mode worker may need enforce_password: it is left alone.
+    assert [i["key"] for i in supervisor_list_items([linux, user_mode])] == []
+    assert supervisor_list_items([linux, win_desktop], job_flags=False, enforce_password=False) == []

@@ -234,3 +234,46 @@ def test_backup_of_a_secret_file_is_never_wider_than_0600(conf):
     result = run({"path": str(conf), "settings": dict(settings, worker_cpus=3), "backup": True})
     assert stat.S_IMODE(os.stat(result["backup_file"]).st_mode) == 0o600
     assert HASH in open(result["backup_file"]).read()
+
+
+SUPERVISOR_CONF = """# supervisor qb.conf
+supervisor_job_flags = "auto_mount,export_environment"  # the site's own flags
+supervisor_flags = enforce_password,host_recontact,retry_busy
+"""
+LIST_ITEMS = [{"key": "supervisor_job_flags", "present": ["disable_windows_job_object"], "default": ["auto_mount"]},
+              {"key": "supervisor_flags", "absent": ["enforce_password"]}]
+
+
+def test_list_items_keep_the_site_flags_and_drop_enforce_password(tmp_path):
+    """CPR supervisor_job_flags.md (sites add flags) and AUTH step 4 (remove enforce_password)."""
+    path = tmp_path / "qb.conf"
+    path.write_text(SUPERVISOR_CONF)
+    result = run({"path": str(path), "list_items": LIST_ITEMS})
+    assert result["changed"] and result["changed_keys"] == ["supervisor_job_flags", "supervisor_flags"]
+    assert path.read_text() == ("# supervisor qb.conf\n"
+                                'supervisor_job_flags = "auto_mount,export_environment,disable_windows_job_object"'
+                                "  # the site's own flags\n"
+                                'supervisor_flags = "host_recontact,retry_busy"\n')
+    assert not run({"path": str(path), "list_items": LIST_ITEMS})["changed"]
+
+
+def test_list_items_start_from_the_vendor_default_and_refuse_a_mask(tmp_path):
+    path = tmp_path / "qb.conf"
+    path.write_text("qb_supervisor = sup\n")
+    run({"path": str(path), "list_items": LIST_ITEMS})
+    # supervisor_flags unset: the vendor default has no enforce_password, nothing to write.
+    assert path.read_text() == 'qb_supervisor = sup\nsupervisor_job_flags = "auto_mount,disable_windows_job_object"\n'
+    path.write_text("supervisor_flags = 1027\n")
+    failed = run({"path": str(path), "list_items": LIST_ITEMS[1:]}, expect=AnsibleFailJson)
+    assert "supervisor_flags is the number 1027" in failed["msg"] and path.read_text() == "supervisor_flags = 1027\n"
+
+
+def test_remove_values_takes_back_only_our_value(tmp_path):
+    path = tmp_path / "qb.conf"
+    path.write_text("worker_logfile = /var/spool/qube/desktop/workerlog\nworker_pidfile = /run/site.pid\n")
+    args = {"path": str(path), "remove_values": {"worker_logfile": "/var/spool/qube/desktop/workerlog",
+                                                 "worker_pidfile": "/var/spool/qube/desktop/worker.pid"}}
+    assert run(args, check=True)["changed"] and "workerlog" in path.read_text()
+    result = run(args)
+    assert result["changed_keys"] == ["worker_logfile"] and path.read_text() == "worker_pidfile = /run/site.pid\n"
+    assert not run(args)["changed"]

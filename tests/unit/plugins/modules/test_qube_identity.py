@@ -217,11 +217,13 @@ def test_central_returns_the_same_hash_until_the_password_changes(env):
 
 
 def test_qblogin_gets_the_password_on_stdin_only(env):
+    """qblogin prompts for the password twice for verification (AUTH, "qblogin will prompt ... twice")."""
     args = local_args(env, register="qblogin", account="alice", domain="MYCORP", qblogin_path=env.qblogin)
     result, raw = run(args)
     assert result["changed"] is True
     assert calls(env) == ["%s --user alice --domain MYCORP" % env.qblogin]
-    assert stdin_digests(env) == [hashlib.sha256(PASSWORD.encode()).hexdigest()]
+    # $(cat) drops the final newline: both lines arrived.
+    assert stdin_digests(env) == [hashlib.sha256(("%s\n%s" % (PASSWORD, PASSWORD)).encode()).hexdigest()]
     assert run(args)[0]["changed"] is False
     assert_no_secret_anywhere(env, raw)
 
@@ -314,3 +316,17 @@ def test_validation_and_qube_job_through_the_module(env, proxy_user):
     assert calls(env) == [env.qbhash, "%s --hosts w07 --waiton /usr/bin/id -un" % qbsub, "%s 99" % qbout]
     assert result["msg"] == "credential registered; validation passed"
     assert_no_secret_anywhere(env, raw)
+
+
+def test_program_defaults_follow_the_os(monkeypatch):
+    """CPR qb_directory.md: the product lives in /Applications/pfx/qube on macOS."""
+    import importlib
+    import sys as _sys
+    monkeypatch.setattr(_sys, "platform", "darwin")
+    darwin = importlib.reload(qube_identity)
+    try:
+        assert darwin.QUBE_BIN == "/Applications/pfx/qube/bin"
+    finally:
+        monkeypatch.setattr(_sys, "platform", "linux")
+        importlib.reload(qube_identity)
+    assert qube_identity.QUBE_BIN == "/usr/local/pfx/qube/bin"
