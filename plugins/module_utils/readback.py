@@ -39,3 +39,50 @@ def compare(expected, effective_text):
     lines += ["- %s = %s\n+ %s = %s" % (k, v["want"], k, v["got"]) for k, v in sorted(mismatched.items())]
     return {"ok": not missing and not mismatched, "missing": missing, "mismatched": mismatched,
             "diff": "\n".join(lines)}
+
+
+# qbhosts --xml states (CLI/qbhosts.md: --active, --down, --panic). A worker that fails its boot
+# diagnostics goes to "panic" (CPR worker_boot_diagnostics_retries.md).
+RUNNING_STATE = "active"
+FAILED_STATES = ("panic", "down")
+# Verdicts a run fails a worker for; the others are final and fine.
+FAILING_VERDICTS = ("drifted", "panic", "down", "unknown")
+
+
+def judge(result, state, mode="service", check_state=True):
+    """Verdict for one worker and whether waiting longer could change it: ``(verdict, settled)``.
+
+    ``result`` is :func:`compare`'s dict (or ``{"ok": False, "error": ...}``), ``state`` the worker's
+    ``qbhosts --xml`` state (``"unlisted"`` when not listed, ``"unreadable"`` when qbhosts could not
+    be read). Verdicts: ``in_sync``; ``not_running`` (a Desktop User worker whose user is not logged
+    in, or, in check mode, a worker the run would start); ``drifted``; ``panic``; ``down``;
+    ``unknown`` (no state could be read). Only ``in_sync`` and ``not_running`` are settled: the
+    others are retried until the read-back's deadline, then fail the worker. A push may take a
+    few minutes to reach every worker (CWC/centralized-worker-configuration.mdx) and a restarted
+    worker registers again only after its boot diagnostics.
+    """
+    desktop = mode == "desktop"
+    has_error = "error" in result
+    if not check_state:
+        # check mode starts nothing: the state is not judged, the configuration only predicted
+        if result.get("ok"):
+            return "in_sync", True
+        return ("not_running", True) if has_error else ("drifted", True)
+    state = (state or "unreadable").lower()
+    if state == "panic":
+        return "panic", False
+    if state in ("down", "unlisted"):
+        return ("not_running", True) if desktop else ("down", False)
+    if state != RUNNING_STATE:
+        return "unknown", False
+    if result.get("ok"):
+        return "in_sync", True
+    if desktop and has_error:
+        return "not_running", True
+    return "drifted", False
+
+
+def effective_value(effective_text, key):
+    """One key's unquoted value from ``qbadmin worker --configuration`` text, or None."""
+    value = qbconf.QbConf(effective_text or "").get(key)
+    return qbconf.unquote(value) if value is not None else None
