@@ -20,7 +20,7 @@ install -m 0644 "$HERE/README.md" "$STAGE/$QB/lib/README.standin.md"
 for cmd in qbsub qbout qberr qbjobs qbhosts qblock qbunlock qblogin qbhash; do
     ln -s ../lib/qube-standin "$STAGE/$QB/bin/$cmd"
 done
-for cmd in qbadmin qbconfigfile worker supervisor; do
+for cmd in qbadmin qbconfigfile worker supervisor proxy; do
     ln -s ../lib/qube-standin "$STAGE/$QB/sbin/$cmd"
 done
 install -m 0644 "$HERE/debian/worker.service" "$HERE/debian/supervisor.service" "$STAGE/lib/systemd/system/"

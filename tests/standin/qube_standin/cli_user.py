@@ -126,14 +126,24 @@ def _host_row(host: dict) -> dict:
 
 
 def qbhosts(argv: list[str]) -> int:
-    """List workers: table, ``--long`` (``key: value`` blocks) or ``--xml``."""
+    """List workers: table, ``--long`` (``key: value`` blocks) or ``--xml``.
+
+    CLI/qbhosts.md: ``qbhosts [options] [hostname][hostname,...]``; ``--down``, ``--panic`` and
+    ``--active`` show only hosts in that state (given together: any of them).
+    """
     p = parser("qbhosts", "List workers.")
-    p.add_argument("names", nargs="*")
+    p.add_argument("names", nargs="*", help="host names (space or comma separated)")
+    p.add_argument("--down", action="store_true", help="show down hosts")
+    p.add_argument("--panic", action="store_true", help="show panicked hosts")
+    p.add_argument("--active", action="store_true", help="show active hosts")
     p.add_argument("--long", action="store_true")
     p.add_argument("--xml", action="store_true")
     args = p.parse_args(argv)
-    hosts = [_host_row(h) for h in call("qbhosts", {"op": "hosts", "names": args.names})["hosts"]]
-    missing = set(args.names) - {h["name"] for h in hosts}
+    names = [n for arg in args.names for n in arg.split(",") if n]
+    states = {s for s in ("down", "panic", "active") if getattr(args, s)}
+    listed = [_host_row(h) for h in call("qbhosts", {"op": "hosts", "names": names})["hosts"]]
+    missing = set(names) - {h["name"] for h in listed}
+    hosts = [h for h in listed if not states or h["state"] in states]
     if args.xml:
         root = ET.Element("hosts")
         for host in hosts:

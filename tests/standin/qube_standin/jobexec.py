@@ -49,8 +49,12 @@ def job_log_paths(logpath: str, job_id: int, sub_id: int = 0) -> tuple[str, str]
 
 
 def start(command: str, account: pwd.struct_passwd, out_path: str, err_path: str,
-          service_mode: bool) -> subprocess.Popen:
-    """Start ``/bin/sh -c command`` as ``account`` with stdout/stderr in the files."""
+          service_mode: bool, proxy: str = "") -> subprocess.Popen:
+    """Start ``/bin/sh -c command`` as ``account`` with stdout/stderr in the files.
+
+    In service mode the job goes through the proxy program (``proxy_location``), which the
+    stand-in's ``proxy`` simply execs into the command.
+    """
     home = account.pw_dir
     cwd = home if home and os.path.isdir(home) else "/"
     if service_mode:
@@ -63,5 +67,6 @@ def start(command: str, account: pwd.struct_passwd, out_path: str, err_path: str
         if service_mode:
             os.chown(out_path, account.pw_uid, account.pw_gid)
             os.chown(err_path, account.pw_uid, account.pw_gid)
-        return subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=out,
+        argv = ([proxy] if service_mode and proxy else []) + ["/bin/sh", "-c", command]
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=err, cwd=cwd, env=env, start_new_session=True, **switch)

@@ -13,7 +13,16 @@ COMMANDS = {
     "qbunlock": cli_user.qbunlock, "qblogin": cli_user.qblogin, "qbhash": cli_user.qbhash,
     "qbadmin": cli_admin.qbadmin, "qbconfigfile": cli_admin.qbconfigfile,
 }
-DAEMONS = ("worker", "supervisor")
+DAEMONS = ("worker", "supervisor", "proxy")
+
+
+def proxy(args: list[str]) -> int:
+    """``sbin/proxy PROGRAM ARGS...``: the worker's job launcher; becomes the job (exec)."""
+    if not args:
+        print(f"{BANNER}\nusage: proxy PROGRAM [ARGS] (started by the worker)", file=sys.stderr)
+        return 2
+    os.execv(args[0], args)
+    return 127
 
 
 def main(argv: list[str]) -> int:
@@ -28,6 +37,8 @@ def main(argv: list[str]) -> int:
     if name == "worker":
         from . import worker
         return worker.main()
+    if name == "proxy":
+        return proxy(args)
     if name == "supervisor":
         from . import supervisor
         return supervisor.main()

@@ -3,6 +3,15 @@
 Effective config = built-in defaults, then the sources in ``worker_lookup`` order
 (default ``local,supervisor``; later wins). Bootstrap keys come from the local qb.conf
 only. Running as root means service mode; as a normal user, Desktop User mode.
+
+Boot diagnostics (CPR worker_boot_diagnostics_retries.md): ``worker_logpath`` writable, the
+proxy program at ``proxy_location`` (service mode), the ``proxy_account`` (service + proxy
+mode), and, where the docs are silent, ``worker_logfile`` and the folder of
+``worker_journal_location`` writable. Failed checks are retried
+``worker_boot_diagnostics_retries`` times, ``worker_boot_diagnostics_retry_interval`` seconds
+apart; then the worker goes into the "panic" state: it stays up and registered as ``panic``,
+accepts no job, and writes one ``panic: <reason>`` line to its workerlog (to stderr, i.e. the
+systemd journal, when the workerlog cannot be written).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import os
 import pwd
 import signal
 import sys
+import tempfile
 import threading
 import time
 
@@ -21,17 +31,31 @@ from .qbwrk import BOOTSTRAP_KEYS
 from .wire import JsonServer, WireError, request
 
 LOG = logging.getLogger("worker")
+LOG_FORMAT = "%(asctime)s worker[%(process)d]: %(message)s"
 HEARTBEAT = float(os.environ.get("QB_STANDIN_HEARTBEAT", "10"))
 DEFAULTS = {
     "proxy_execution_mode": "proxy", "proxy_account": "qubeproxy", "worker_cpus": "0",
     "worker_logfile": "/var/log/workerlog", "worker_logpath": "/var/spool/qube",
+    "worker_journal_location": "/var/spool/qube/worker.jnl", "qb_directory": "/usr/local/pfx/qube",
+    "worker_boot_diagnostics_retries": "1", "worker_boot_diagnostics_retry_interval": "30",
     "worker_lookup": "local,supervisor", "worker_port": "50011", "worker_cluster": "/",
     "worker_flags": "remove_logs", "qb_domain": "qube", "worker_logmode": "remote",
 }
 
 
-class Panic(RuntimeError):
-    """A boot diagnostic failed: the worker cannot run jobs."""
+class Refused(WireError):
+    """The supervisor answered but refused the request (e.g. supervisor_host_policy)."""
+
+
+def _writable_folder(path: str) -> str:
+    """'' when a file can be created in ``path``, else the reason."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".qube-standin-probe", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+        return ""
+    except OSError as error:
+        return error.strerror or str(error)
 
 
 class Worker:
@@ -44,11 +68,13 @@ class Worker:
         self.local = read_qb_conf()
         self.central: dict[str, str] = {}
         self.config = self.effective()
-        self.state = "active"
+        self.state = "starting"
         self.lock = threading.Lock()
         self.running: dict[int, object] = {}
         self.reports: dict[int, dict] = {}
         self.killed: set[int] = set()
+        self.last_refusal = ""
+        self.log_target = ""
 
     # ---- configuration ---------------------------------------------------------------
 
@@ -66,62 +92,134 @@ class Worker:
         return "supervisor" in self.local.get("worker_lookup", DEFAULTS["worker_lookup"])
 
     def fetch_central(self) -> None:
-        """Ask the supervisor for this worker's central config (raises WireError)."""
+        """Ask the supervisor for this worker's central config (raises WireError/Refused)."""
         answer = request(*supervisor_address(self.local), {"op": "get_config", "name": self.name, "os": "linux"})
         if not answer.get("ok"):
-            raise WireError(answer.get("error", "supervisor refused the config request"))
+            raise Refused(answer.get("error", "supervisor refused the config request"))
         self.central = answer["config"]
         self.config = self.effective()
-        self.write_effective()
         LOG.info("received central config (%d keys) from the supervisor", len(self.central))
 
+    def open_log(self) -> None:
+        """Send the log to ``worker_logfile``; to stderr while that file cannot be written."""
+        path = host_path(self.config["worker_logfile"])
+        try:
+            handler: logging.Handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+            target = path
+        except OSError:
+            handler, target = logging.StreamHandler(sys.stderr), "stderr"
+        if target == self.log_target:
+            handler.close()
+            return
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root = logging.getLogger()
+        for old in list(root.handlers):
+            root.removeHandler(old)
+            old.close()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        self.log_target = target
+
     def write_effective(self) -> None:
-        """Write the effective config, sorted ``key = value`` lines, mode 0600."""
+        """Write the effective config, sorted ``key = value`` lines, mode 0600 (when the spool is writable)."""
         path = os.path.join(self.logpath(), "worker_effective.conf")
-        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"# {BANNER}: effective worker config\n")
-            handle.writelines(f"{k} = {v}\n" for k, v in sorted(self.config.items()))
-        os.replace(path + ".tmp", path)
+        try:
+            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"# {BANNER}: effective worker config\n")
+                handle.writelines(f"{k} = {v}\n" for k, v in sorted(self.config.items()))
+            os.replace(path + ".tmp", path)
+        except OSError as error:
+            LOG.warning("effective config not written to %s: %s", path, error.strerror or error)
 
     def logpath(self) -> str:
-        """Job log spool; a Desktop User worker falls back to ~/.qube-standin/spool."""
-        path = host_path(self.config["worker_logpath"])
-        try:
-            os.makedirs(path, exist_ok=True)
-            if os.access(path, os.W_OK) or self.service_mode:
-                return path
-        except PermissionError:
-            if self.service_mode:
-                raise
-        path = os.path.expanduser("~/.qube-standin/spool")
-        os.makedirs(path, exist_ok=True)
-        return path
+        """The job log spool (``worker_logpath``), never anything else."""
+        return host_path(self.config["worker_logpath"])
+
+    def proxy_location(self) -> str:
+        """``proxy_location`` or ``$QBDIR/sbin/proxy`` (CPR proxy_location.md)."""
+        default = os.path.join(self.config.get("qb_directory") or DEFAULTS["qb_directory"], "sbin", "proxy")
+        return host_path(self.config.get("proxy_location") or default)
 
     def slots(self) -> int:
         return int(self.config.get("worker_cpus") or 0) or os.cpu_count() or 1
 
-    def diagnose(self) -> None:
-        """Boot diagnostics: job log path writable, proxy account resolvable (proxy mode)."""
-        if not os.access(self.logpath(), os.W_OK):
-            raise Panic(f"worker_logpath {self.logpath()} is not writable")
-        if self.service_mode and self.config.get("proxy_execution_mode", "proxy") == "proxy":
-            name = jobexec.proxy_account_name(self.config)
-            try:
-                pwd.getpwnam(name)
-            except KeyError:
-                raise Panic(f"proxy account {name!r} does not exist (proxy_account/worker_host_domain)") from None
+    def _number(self, key: str) -> int:
+        try:
+            return max(0, int(self.config.get(key, DEFAULTS[key])))
+        except ValueError:
+            LOG.warning("%s = %r is not a whole number; using %s", key, self.config.get(key), DEFAULTS[key])
+            return int(DEFAULTS[key])
+
+    def diagnose(self) -> list[str]:
+        """Run the boot diagnostics once; return the problems found (empty = healthy)."""
+        problems = []
+        logpath = self.logpath()
+        try:
+            os.makedirs(logpath, exist_ok=True)
+            reason = _writable_folder(logpath)
+        except OSError as error:
+            reason = error.strerror or str(error)
+        if reason:
+            problems.append(f"worker_logpath {logpath} is not writable by {self.owner} ({reason})")
+        logfile = host_path(self.config["worker_logfile"])
+        try:
+            open(logfile, "a").close()
+        except OSError as error:
+            problems.append(f"worker_logfile {logfile} cannot be written by {self.owner} ({error.strerror or error})")
+        journal = host_path(self.config["worker_journal_location"])
+        reason = _writable_folder(os.path.dirname(journal) or ".")
+        if reason:
+            problems.append(f"worker_journal_location {journal}: its folder is not writable by {self.owner} ({reason})")
+        if self.service_mode:
+            proxy = self.proxy_location()
+            if not (os.path.isfile(proxy) and os.access(proxy, os.X_OK)):
+                problems.append(f"proxy_location {proxy} is not an executable program")
+            if self.config.get("proxy_execution_mode", "proxy") == "proxy":
+                name = jobexec.proxy_account_name(self.config)
+                try:
+                    pwd.getpwnam(name)
+                except KeyError:
+                    problems.append(f"proxy account {name!r} does not exist (proxy_account/worker_host_domain)")
+        return problems
+
+    def boot_diagnostics(self, retries: int | None = None) -> None:
+        """Diagnose, retrying as configured; set the state to ``active`` or ``panic``."""
+        retries = self._number("worker_boot_diagnostics_retries") if retries is None else retries
+        interval = self._number("worker_boot_diagnostics_retry_interval")
+        for attempt in range(retries + 1):
+            problems = self.diagnose()
+            if not problems:
+                self.state = "active"
+                self.write_effective()
+                return
+            if attempt < retries:
+                LOG.warning("boot diagnostics failed (attempt %d of %d): %s; retrying in %d s",
+                            attempt + 1, retries + 1, "; ".join(problems), interval)
+                time.sleep(interval)
+        self.state = "panic"
+        LOG.error("panic: %s", "; ".join(problems))
 
     # ---- supervisor link ---------------------------------------------------------------
 
     def register(self) -> None:
+        """Tell the supervisor who and how this worker is (raises WireError/Refused)."""
         with self.lock:
             running, reporting = list(self.running), list(self.reports)
-        request(*supervisor_address(self.local), {
+        answer = request(*supervisor_address(self.local), {
             "op": "register", "name": self.name, "os": "linux", "port": worker_port(self.local),
             "worker_mode": "service" if self.service_mode else "desktop", "owner": self.owner,
             "proxy_mode": self.config.get("proxy_execution_mode", "proxy"), "slots": self.slots(),
             "state": self.state, "running": running, "reporting": reporting})
+        if not answer.get("ok"):
+            raise Refused(answer.get("error", "registration refused"))
+        self.last_refusal = ""
+
+    def refused(self, error: Refused) -> None:
+        """Log a refusal by the supervisor once (not on every retry)."""
+        if str(error) != self.last_refusal:
+            LOG.error("the supervisor refused this worker: %s", error)
+            self.last_refusal = str(error)
 
     def flush_reports(self) -> None:
         for job_id, report in list(self.reports.items()):
@@ -136,6 +234,8 @@ class Worker:
             try:
                 self.flush_reports()
                 self.register()
+            except Refused as error:
+                self.refused(error)
             except WireError as error:
                 LOG.warning("supervisor unreachable (%s); jobs keep running", error)
 
@@ -146,7 +246,7 @@ class Worker:
         try:
             account = jobexec.job_account(self.config, job["user"], self.service_mode)
             out, err = jobexec.job_log_paths(self.logpath(), job["id"])
-            process = jobexec.start(job["command"], account, out, err, self.service_mode)
+            process = jobexec.start(job["command"], account, out, err, self.service_mode, self.proxy_location())
             LOG.info("job %s started as %s (pid %d)", job["id"], account.pw_name, process.pid)
             with self.lock:
                 self.running[job["id"]] = process
@@ -199,40 +299,30 @@ class Worker:
         return {"ok": True}
 
     def reconfigure(self) -> dict:
-        self.local = read_qb_conf()
-        if self.uses_supervisor():
-            self.fetch_central()
-        else:
-            self.config = self.effective()
-            self.write_effective()
+        """``qbadmin w --reconfigure``: re-read qb.conf, fetch the central config, re-run the diagnostics once."""
         try:
-            self.diagnose()
-            self.state = "active"
-        except Panic as error:
-            LOG.error("panic: %s", error)
-            self.state = "panic"
-        self.register()
+            self.local = read_qb_conf()
+            if self.uses_supervisor():
+                self.fetch_central()
+            else:
+                self.config = self.effective()
+            self.open_log()
+            self.boot_diagnostics(retries=0)
+            self.register()
+        except Refused as error:
+            self.refused(error)
+            return {"ok": False, "error": str(error)}
+        except (WireError, ValueError) as error:
+            return {"ok": False, "error": str(error)}
+        except SystemExit as error:  # qb_supervisor gone from qb.conf
+            return {"ok": False, "error": str(error)}
         return {"ok": True, "state": self.state}
 
 
-def setup_logging(config: dict[str, str], service_mode: bool) -> None:
-    path = host_path(config["worker_logfile"])
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        open(path, "a").close()
-    except OSError:
-        if service_mode:
-            raise
-        path = os.path.expanduser("~/.qube-standin/workerlog")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    logging.basicConfig(filename=path, level=logging.INFO,
-                        format="%(asctime)s worker[%(process)d]: %(message)s")
-
-
 def main() -> int:
-    """Run the worker in the foreground; exit 1 on a boot panic."""
+    """Run the worker in the foreground; it stays up (``panic`` state) when its diagnostics fail."""
     worker = Worker()
-    setup_logging(worker.config, worker.service_mode)
+    worker.open_log()
     mode = "service" if worker.service_mode else f"desktop user ({worker.owner})"
     LOG.info("%s: worker %s starting in %s mode", BANNER, worker.name, mode)
     port = worker_port(worker.local)
@@ -241,24 +331,23 @@ def main() -> int:
         try:
             worker.fetch_central()
             break
+        except Refused as error:
+            worker.refused(error)
         except WireError as error:
             LOG.warning("supervisor not reachable yet (%s); retrying", error)
-            time.sleep(2)
-    worker.write_effective()
-    try:
-        worker.diagnose()
-    except Panic as error:
-        LOG.error("panic: %s", error)
-        print(f"worker: panic: {error}", file=sys.stderr)
-        return 1
+        time.sleep(2)
+    worker.open_log()
+    worker.boot_diagnostics()
     while True:
         try:
             worker.register()
             break
+        except Refused as error:
+            worker.refused(error)
         except WireError as error:
             LOG.warning("registration failed (%s); retrying", error)
-            time.sleep(2)
-    LOG.info("registered with the supervisor; listening on port %d", port)
+        time.sleep(2)
+    LOG.info("registered with the supervisor in state %s; listening on port %d", worker.state, port)
 
     def stop(signum, frame):
         try:

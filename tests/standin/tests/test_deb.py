@@ -10,7 +10,7 @@ from conftest import STANDIN
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
 DEB = "qube-standin_8.0.0~standin1_all.deb"
 BIN = "qbsub qbout qbjobs qbhosts qblock qbunlock qblogin qbhash".split()
-SBIN = "qbadmin qbconfigfile worker supervisor".split()
+SBIN = "qbadmin qbconfigfile worker supervisor proxy".split()
 
 
 @pytest.fixture(scope="module")

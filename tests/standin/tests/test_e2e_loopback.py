@@ -5,6 +5,7 @@ created with useradd and removed afterwards.
 """
 
 import os
+import pathlib
 import pwd
 import secrets
 import shutil
@@ -41,6 +42,20 @@ def wait_for(predicate, timeout=20.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def install_product_folders(root, proxy=True):
+    """What the package leaves on a host: root-owned /var/log and /var/spool/qube, sbin/proxy."""
+    for folder in ("var/log", "var/spool/qube"):
+        os.makedirs(root / folder, mode=0o755, exist_ok=True)
+        os.chmod(root / folder, 0o755)
+    if proxy:
+        os.makedirs(root / "usr/local/pfx/qube/sbin", exist_ok=True)
+        os.symlink(LAUNCHER, root / "usr/local/pfx/qube/sbin/proxy")
+
+
+def panic_lines(text):
+    return [line for line in text.splitlines() if " worker[" in line and "]: panic: " in line]
+
+
 class Farm:
     """A supervisor and its workers on 127.0.0.1 under one temporary root."""
 
@@ -48,6 +63,7 @@ class Farm:
         self.root, self.processes = root, []
         self.sup_port, self.port = free_port(), free_port()
         (root / "etc").mkdir()
+        install_product_folders(root)
         self.write_qbwrk(f"[default]\nproxy_account = {proxy_user}\nworker_cpus = 2\n")
         (root / "etc/qb.conf").write_text(
             f"qb_supervisor = 127.0.0.1\nsupervisor_port = {self.sup_port}\n"
@@ -106,8 +122,11 @@ def users():
 
 
 @pytest.fixture(scope="module")
-def farm(tmp_path_factory, users):
-    farm = Farm(tmp_path_factory.mktemp("qbroot"), users[0])
+def farm(users):
+    """Root outside root's private pytest tmp: the job's proxy program runs as the proxy account."""
+    root = tempfile.mkdtemp(prefix="qbs-farm-")
+    os.chmod(root, 0o755)
+    farm = Farm(pathlib.Path(root), users[0])
     try:
         farm.start("supervisor")
         farm.start("worker")
@@ -115,6 +134,7 @@ def farm(tmp_path_factory, users):
         yield farm
     finally:
         farm.stop()
+        shutil.rmtree(root)
 
 
 def test_proxy_mode_runs_as_proxy_account_without_login_env(farm, users):
@@ -194,21 +214,30 @@ def test_qblogin_mismatch_stores_nothing(farm, users):
 
 @pytest.fixture
 def desktop_root(users):
-    """A root (qb.conf, home) owned by the desktop user, outside root's private tmp."""
+    """A root (qb.conf, home) owned by the desktop user, outside root's private tmp; /var as installed."""
     root = tempfile.mkdtemp(prefix="qbs-desktop-")
+    os.chmod(root, 0o755)
     account = pwd.getpwnam(users[1])
     for sub in ("etc", "home"):
         os.makedirs(os.path.join(root, sub))
-    for path in (root, os.path.join(root, "home")):
-        os.chown(path, account.pw_uid, account.pw_gid)
+    os.chown(os.path.join(root, "home"), account.pw_uid, account.pw_gid)
+    install_product_folders(pathlib.Path(root), proxy=False)
     yield root
     shutil.rmtree(root)
 
 
-def test_desktop_user_mode_runs_as_worker_owner(farm, users, desktop_root):
-    with open(os.path.join(desktop_root, "etc/qb.conf"), "w") as handle:
+def desktop_qb_conf(farm, root, extra=""):
+    with open(os.path.join(root, "etc/qb.conf"), "w") as handle:
         handle.write(f"qb_supervisor = 127.0.0.1\nsupervisor_port = {farm.sup_port}\n"
-                     f"worker_port = {free_port()}\nworker_address = 127.0.0.1\n")
+                     f"worker_port = {free_port()}\nworker_address = 127.0.0.1\n" + extra)
+
+
+USER_PATHS = ("worker_logfile = /home/workerlog\nworker_logpath = /home/spool\n"
+              "worker_journal_location = /home/worker.jnl\n")
+
+
+def test_desktop_user_mode_runs_as_worker_owner(farm, users, desktop_root):
+    desktop_qb_conf(farm, desktop_root, USER_PATHS)
     worker = farm.start("worker", user=users[1], QB_STANDIN_ROOT=desktop_root, QB_STANDIN_HOSTNAME="w2",
                         HOME=os.path.join(desktop_root, "home"))
     wait_for(lambda: worker.poll() is not None or farm.hosts().get("w2", {}).get("state") == "active",
@@ -218,15 +247,90 @@ def test_desktop_user_mode_runs_as_worker_owner(farm, users, desktop_root):
     assert (host["worker_mode"], host["owner"], host["proxy_mode"]) == ("desktop", users[1], "proxy")
     job_id = farm.submit("--hosts", "w2", "--waiton", "id -un")
     assert farm.run("qbout", str(job_id)).stdout.strip() == users[1]
+    assert not os.path.exists(os.path.join(desktop_root, "home/.qube-standin"))
+    worker.terminate()
+    worker.wait(10)
 
 
-def test_missing_proxy_account_panics_at_boot(tmp_path):
+def test_desktop_worker_with_default_var_paths_panics(farm, users, desktop_root):
+    """CPR worker_logfile/worker_logpath/worker_journal_location defaults are root's; no fallback."""
+    desktop_qb_conf(farm, desktop_root, "worker_boot_diagnostics_retry_interval = 0\n")
+    worker = farm.start("worker", user=users[1], QB_STANDIN_ROOT=desktop_root, QB_STANDIN_HOSTNAME="w3",
+                        HOME=os.path.join(desktop_root, "home"))
+    wait_for(lambda: worker.poll() is not None or farm.hosts().get("w3", {}).get("state") == "panic",
+             what="desktop worker w3 in panic")
+    assert worker.poll() is None, "a worker in panic stays up"
+    assert "w3" in farm.run("qbhosts", "--xml", "--panic").stdout
+    assert "w3" not in farm.run("qbhosts", "--xml", "--active").stdout
+    assert "w3" not in farm.run("qbhosts", "--xml", "--down").stdout
+    job_id = farm.submit("--hosts", "w3", "id -un")
+    time.sleep(1.5)
+    assert farm.status(job_id) == "pending"
+    worker.terminate()
+    worker.wait(10)
+    stderr = worker.stderr.read()
+    var = os.path.join(desktop_root, "var")
+    panic = panic_lines(stderr)
+    assert len(panic) == 1, stderr
+    assert f"worker_logpath {var}/spool/qube is not writable by {users[1]}" in panic[0]
+    assert f"worker_logfile {var}/log/workerlog cannot be written by {users[1]}" in panic[0]
+    assert f"worker_journal_location {var}/spool/qube/worker.jnl" in panic[0]
+    assert "(attempt 1 of 2)" in stderr
+    assert not os.path.exists(os.path.join(desktop_root, "home/.qube-standin"))
+
+
+def test_panic_line_goes_to_the_workerlog_after_the_retries(farm, users, desktop_root):
+    desktop_qb_conf(farm, desktop_root, "worker_logfile = /home/workerlog\n"
+                    "worker_boot_diagnostics_retries = 2\nworker_boot_diagnostics_retry_interval = 1\n")
+    started = time.monotonic()
+    worker = farm.start("worker", user=users[1], QB_STANDIN_ROOT=desktop_root, QB_STANDIN_HOSTNAME="w4",
+                        HOME=os.path.join(desktop_root, "home"))
+    wait_for(lambda: farm.hosts().get("w4", {}).get("state") == "panic", what="desktop worker w4 in panic")
+    assert time.monotonic() - started >= 2.0
+    log = open(os.path.join(desktop_root, "home/workerlog")).read()
+    assert "(attempt 1 of 3)" in log and "(attempt 2 of 3)" in log
+    panic = panic_lines(log)
+    assert len(panic) == 1 and "worker_logpath" in panic[0] and "worker_logfile" not in panic[0]
+    worker.terminate()
+    worker.wait(10)
+    assert panic_lines(worker.stderr.read()) == []
+
+
+def test_reconfigure_reruns_the_diagnostics(farm, users):
+    good = f"[default]\nproxy_account = {users[0]}\nworker_cpus = 2\n"
+    farm.write_qbwrk(good + "[w1]\nproxy_account = nosuchproxy\n")
+    log = farm.root / "var/log/workerlog"
+    before = len(panic_lines(log.read_text()))
+    assert farm.run("qbadmin", "worker", "--reconfigure").returncode == 0
+    assert farm.hosts()["w1"]["state"] == "panic"
+    panic = panic_lines(log.read_text())[before:]
+    assert len(panic) == 1 and "proxy account 'nosuchproxy' does not exist" in panic[0]
+    job_id = farm.submit("--hosts", "w1", "id -un")
+    time.sleep(1.5)
+    assert farm.status(job_id) == "pending"
+    farm.write_qbwrk(good)
+    farm.run("qbadmin", "worker", "--reconfigure")
+    assert farm.hosts()["w1"]["state"] == "active"
+    wait_for(lambda: farm.status(job_id) == "complete", what="job runs once the worker is active again")
+
+
+def test_service_worker_boot_diagnostics_panic(farm, tmp_path):
+    """No proxy program, no proxy account, no journal folder: one panic line, registered as panic."""
     (tmp_path / "etc").mkdir()
+    install_product_folders(tmp_path, proxy=False)
     (tmp_path / "etc/qb.conf").write_text(
-        f"qb_supervisor = 127.0.0.1\nworker_port = {free_port()}\nworker_address = 127.0.0.1\n"
-        "worker_lookup = local\nproxy_account = nosuchproxy\nworker_host_domain = CORP\n")
-    result = subprocess.run([PYTHON, LAUNCHER, "worker"], capture_output=True, text=True, timeout=30,
-                            env=dict(os.environ, QB_STANDIN_ROOT=str(tmp_path), QB_STANDIN_HOSTNAME="w9"))
-    assert result.returncode != 0
-    log = (tmp_path / "var/log/workerlog").read_text()
-    assert "panic" in log and "CORP\\\\nosuchproxy" in log
+        f"qb_supervisor = 127.0.0.1\nsupervisor_port = {farm.sup_port}\nworker_port = {free_port()}\n"
+        "worker_address = 127.0.0.1\nworker_lookup = local\nproxy_account = nosuchproxy\n"
+        "worker_host_domain = CORP\nworker_journal_location = /nodir/worker.jnl\n"
+        "worker_boot_diagnostics_retry_interval = 0\n")
+    worker = farm.start("worker", QB_STANDIN_ROOT=str(tmp_path), QB_STANDIN_HOSTNAME="w9")
+    wait_for(lambda: worker.poll() is not None or farm.hosts().get("w9", {}).get("state") == "panic",
+             what="service worker w9 in panic")
+    assert worker.poll() is None
+    panic = panic_lines((tmp_path / "var/log/workerlog").read_text())
+    assert len(panic) == 1
+    assert f"proxy_location {tmp_path}/usr/local/pfx/qube/sbin/proxy is not an executable program" in panic[0]
+    assert "proxy account 'CORP\\\\nosuchproxy' does not exist" in panic[0]
+    assert f"worker_journal_location {tmp_path}/nodir/worker.jnl" in panic[0]
+    worker.terminate()
+    worker.wait(10)
