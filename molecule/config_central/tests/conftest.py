@@ -5,7 +5,7 @@ import pytest
 import testinfra
 
 SUPERVISOR = "mcs1"
-WORKERS = ("render01", "render02", "render03")
+WORKERS = ("render01", "render02", "render03", "render-04")
 
 
 def lab_host(name):

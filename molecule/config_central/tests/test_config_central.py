@@ -15,7 +15,11 @@ EXPECTED = {
     "render01": {"worker_cpus": "4", "worker_groups": "gpu,render"},
     "render02": {"worker_cpus": "4", "worker_groups": "gpu,render", "worker_cluster": "/studio/lighting"},
     "render03": {"worker_cpus": "8", "worker_groups": "gpu,render", "worker_description": "big node"},
+    "render-04": {"worker_cpus": "4"},
 }
+TEMPLATE_PATH = "/usr/local/pfx/qube/types:/mnt/jobtypes"
+for _expected in EXPECTED.values():
+    _expected["worker_template_path"] = TEMPLATE_PATH
 
 
 def sections(text):
@@ -91,6 +95,9 @@ def test_local_qb_conf_names_the_supervisor(worker):
 def test_central_keys_are_not_in_local_qb_conf(worker):
     name, host = worker
     text = host.file("/etc/qb.conf").content_string
+    if name == "render-04":  # qube_config_placement: local
+        assert re.search(r"^worker_cpus = 4$", text, re.M), text
+        return
     for key in ("worker_cpus", "worker_groups", "worker_description"):
         assert not re.search(rf"^\s*{key}\s*=", text, re.M), f"{name}: {key} must be central only"
 
@@ -129,3 +136,28 @@ def test_worker_service_runs_with_the_new_qb_conf(worker):
     assert service.is_running and service.is_enabled, name
     conf = host.file("/etc/qb.conf")
     assert conf.mode == 0o644 and conf.user == "root", name
+
+
+def test_local_only_keys_are_in_qb_conf_and_not_in_qbwrk_conf(supervisor, worker):
+    """client_* keys (Client+Configuration.md) and worker_template_path (CPR, KB) stay local."""
+    name, host = worker
+    local = host.file("/etc/qb.conf").content_string
+    assert re.search(r"^client_logpath = /var/spool/qube/clientlogs$", local, re.M), local
+    assert re.search(r"^worker_template_path = %s$" % re.escape(TEMPLATE_PATH), local, re.M), local
+    central = supervisor.file(QBWRK).content_string
+    assert "client_logpath" not in central and "worker_template_path" not in central, central
+
+
+def test_a_host_name_that_cannot_be_a_section_needs_none_when_its_keys_are_local(supervisor):
+    """CWC qbwrk_conf+File+Format.md limits section names only: render-04 has no section, and works."""
+    central = supervisor.file(QBWRK).content_string
+    assert "render-04" not in central and "render-" not in central, central
+    assert effective_config(supervisor, "render-04")["worker_cpus"] == "4"
+
+
+def test_supervisor_keeps_the_site_flags_and_drops_enforce_password(supervisor):
+    """CPR supervisor_job_flags.md (site flags kept); AUTH step 4 (no enforce_password in proxy mode)."""
+    text = supervisor.file("/etc/qb.conf").content_string
+    assert 'supervisor_job_flags = "auto_mount,export_environment"' in text, text
+    assert re.search(r'^supervisor_flags = "?host_recontact,retry_busy"?$', text, re.M), text
+    assert "enforce_password" not in text
