@@ -8,6 +8,13 @@
 * ``qube_mode_install_needed``: whether the worker packages must be installed.
 * ``qube_mode_accounts``: ``{user: {home, uid}}`` from an ``ansible.builtin.getent`` result.
 * ``qube_mode_dscl_accounts``: the same from looped macOS ``dscl`` reads.
+* ``qube_mode_launchd_disabled``: whether ``launchctl print-disabled`` lists a label as disabled.
+* ``qube_mode_is_ours`` / ``qube_mode_agent_action``: whether a LaunchAgent is ours, and what to
+  do with it (``modes.darwin_agent_action``).
+* ``qube_mode_windows_rights`` / ``qube_mode_windows_service_groups``: the user rights (and group
+  membership) of the Windows worker service's account (``modes.windows_rights``).
+* ``qube_conf_has_active_key``: whether a qb.conf text has an active ``key = ...`` line (a
+  comment that mentions the key does not count).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,20 +23,24 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.renderfarm.qube.plugins.module_utils import modes
+from ansible_collections.renderfarm.qube.plugins.module_utils import modes, qbconf
 
 
 def qube_mode_plan(mode, os_family, desktop_user=None, linger=False, accounts=None,
                    previous=None, qbdir=None, auto_logon=False, worker_unit="worker",
                    daemon_label="com.pipelinefx.worker",
-                   agent_label="com.pipelinefx.DesktopWorker", windows_service="qubeworker"):
+                   agent_label="com.pipelinefx.DesktopWorker", windows_service="qubeworker",
+                   desktop_worker_dir=modes.DEFAULT_DESKTOP_WORKER_DIR, daemon_plist="",
+                   startup_target="", startup_arguments="", service_account=""):
     """``{{ qube_worker_mode | renderfarm.qube.qube_mode_plan(ansible_facts['system'], ...) }}``."""
     try:
         return modes.plan(mode, os_family, desktop_user=desktop_user, linger=linger,
                           accounts=accounts, previous=previous, qbdir=qbdir,
                           auto_logon=auto_logon, worker_unit=worker_unit,
                           daemon_label=daemon_label, agent_label=agent_label,
-                          windows_service=windows_service)
+                          windows_service=windows_service, desktop_worker_dir=desktop_worker_dir,
+                          daemon_plist=daemon_plist, startup_target=startup_target,
+                          startup_arguments=startup_arguments, service_account=service_account)
     except ValueError as exc:
         raise AnsibleFilterError("qube_mode_plan: %s" % exc)
 
@@ -37,7 +48,9 @@ def qube_mode_plan(mode, os_family, desktop_user=None, linger=False, accounts=No
 def qube_mode_errors(host, mode, os_family, desktop_user=None, user_exists=None,
                      home_exists=None, proxy_execution_mode=None, auto_logon=False,
                      auto_logon_password_set=False, auto_logon_password_vaulted=False,
-                     install=False, package_files=None):
+                     install=False, package_files=None,
+                     desktop_worker_dir=modes.DEFAULT_DESKTOP_WORKER_DIR, service_account="",
+                     service_password_set=False, service_password_vaulted=False):
     """``{{ inventory_hostname | renderfarm.qube.qube_mode_errors(qube_worker_mode, ...) }}``."""
     return modes.validate(host, mode, os_family, desktop_user=desktop_user,
                           user_exists=user_exists, home_exists=home_exists,
@@ -45,7 +58,10 @@ def qube_mode_errors(host, mode, os_family, desktop_user=None, user_exists=None,
                           auto_logon=bool(auto_logon),
                           auto_logon_password_set=bool(auto_logon_password_set),
                           auto_logon_password_vaulted=bool(auto_logon_password_vaulted),
-                          install=bool(install), package_files=list(package_files or []))
+                          install=bool(install), package_files=list(package_files or []),
+                          desktop_worker_dir=desktop_worker_dir, service_account=service_account,
+                          service_password_set=bool(service_password_set),
+                          service_password_vaulted=bool(service_password_vaulted))
 
 
 def qube_mode_install_needed(version, installed, packages=None, package_files=None):
@@ -76,6 +92,36 @@ def qube_mode_dscl_accounts(results):
     return accounts
 
 
+def qube_mode_launchd_disabled(print_disabled, label):
+    """``{{ result.stdout | renderfarm.qube.qube_mode_launchd_disabled('com.pipelinefx.worker') }}``."""
+    return modes.launchd_disabled(print_disabled, label)
+
+
+def qube_mode_is_ours(text):
+    """``{{ plist_text | renderfarm.qube.qube_mode_is_ours }}``: written by this collection."""
+    return modes.is_ours(text)
+
+
+def qube_mode_agent_action(active, exists, ours):
+    """``{{ user.active | renderfarm.qube.qube_mode_agent_action(exists, ours) }}``."""
+    return modes.darwin_agent_action(bool(active), bool(exists), bool(ours))
+
+
+def qube_mode_windows_rights(service_account, mode="service"):
+    """``{{ qube_windows_service_account | renderfarm.qube.qube_mode_windows_rights(qube_worker_mode) }}``."""
+    return modes.windows_rights(service_account, mode)
+
+
+def qube_mode_windows_service_groups(service_account, mode="service"):
+    """``{{ qube_windows_service_account | renderfarm.qube.qube_mode_windows_service_groups(qube_worker_mode) }}``."""
+    return modes.windows_service_groups(service_account, mode)
+
+
+def qube_conf_has_active_key(text, key):
+    """``{{ conf_text | renderfarm.qube.qube_conf_has_active_key('proxy_password') }}``."""
+    return key in qbconf.QbConf(text or "").keys()
+
+
 class FilterModule(object):
     """renderfarm.qube worker mode filters."""
 
@@ -86,4 +132,10 @@ class FilterModule(object):
             "qube_mode_install_needed": qube_mode_install_needed,
             "qube_mode_accounts": qube_mode_accounts,
             "qube_mode_dscl_accounts": qube_mode_dscl_accounts,
+            "qube_mode_launchd_disabled": qube_mode_launchd_disabled,
+            "qube_mode_is_ours": qube_mode_is_ours,
+            "qube_mode_agent_action": qube_mode_agent_action,
+            "qube_mode_windows_rights": qube_mode_windows_rights,
+            "qube_mode_windows_service_groups": qube_mode_windows_service_groups,
+            "qube_conf_has_active_key": qube_conf_has_active_key,
         }

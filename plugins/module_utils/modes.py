@@ -12,11 +12,20 @@ mode is active and nothing of the other mode is left behind:
   while that user has a login session, and stops at logout), an XDG autostart entry in the user's
   ``~/.config/autostart`` (graphical sessions hand their display to the worker), and linger only
   when asked for.
-* macOS: the LaunchDaemon ``/Library/LaunchDaemons/<daemon label>.plist`` or the LaunchAgent
-  ``~user/Library/LaunchAgents/<agent label>.plist`` (XML plists rendered here with plistlib).
-* Windows: the ``qubeworker`` service start mode, the ``DesktopWorker`` shortcut in the user's
-  Startup folder, optional auto-logon, and the ``disable_windows_job_object`` job flag that the
-  vendor asks for with Desktop User workers.
+* Linux and macOS, Desktop User mode: a folder owned by the desktop user (``desktop_worker_dir``)
+  for the worker's log, job logs, journal and pid file, whose defaults under /var belong to root
+  (CPR worker_logfile, worker_logpath, worker_journal_location, worker_pidfile); a worker that
+  cannot write its log path goes to panic (CPR worker_boot_diagnostics_retries). It is kept after
+  a flip back to service mode (it holds job logs) and handed over when the desktop user changes.
+* macOS: the vendor's LaunchDaemon (its package installs ``/Library/LaunchDaemons/<daemon
+  label>.plist``; never written or deleted here) enabled and loaded, or booted out and disabled;
+  the LaunchAgent ``~user/Library/LaunchAgents/<agent label>.plist`` that QubeUI creates (KB
+  how-to) is written only when absent or ours, and one that is not ours is disabled, not deleted.
+* Windows: the ``qubeworker`` service start mode and logon account, the ``DesktopWorker`` item in
+  the user's Startup folder (QubeUI's is kept; ours is made only when none exists; one that is
+  not ours is parked outside the Startup folder rather than deleted), optional auto-logon, the
+  ``disable_windows_job_object`` job flag that the vendor asks for with Desktop User workers, and
+  the user rights of the service's account (``windows_rights``).
 
 ``validate()`` lists every problem with the inputs at once, each naming the variable and host.
 Items for a user that is no longer the desktop user (``previous``: what the role recorded on the
@@ -32,6 +41,7 @@ __metaclass__ = type
 import ntpath
 import plistlib
 import posixpath
+import re
 
 MODES = ("service", "desktop")
 SYSTEMS = ("Linux", "Darwin", "Windows")
@@ -40,6 +50,16 @@ USER_UNIT_DIR = "/etc/systemd/user"
 AUTOSTART_NAME = "qube-desktop-worker.desktop"
 SYSTEM_DROPIN_NAME = "renderfarm-qube-mode.conf"
 STARTUP_SHORTCUT = "DesktopWorker.lnk"
+# Where a DesktopWorker item that is not ours goes while the host is not in Desktop User mode
+# for that user: out of the Startup folder (so it does not start a second worker), not deleted.
+PARKED_DIR = "C:\\ProgramData\\renderfarm-qube\\parked"
+DEFAULT_DESKTOP_WORKER_DIR = "/var/spool/qube/desktop"
+# Inside the desktop worker's folder: the names the worker_config role writes into qb.conf.
+DESKTOP_WORKER_FILES = {"worker_logfile": "workerlog", "worker_journal_location": "worker.jnl",
+                        "worker_pidfile": "worker.pid"}
+# Written into the LaunchAgent and Startup item this collection creates; a file without it is
+# the vendor's (QubeUI's) or the site's, and is never overwritten or deleted.
+OURS_MARKER = "renderfarm.qube"
 STARTUP_DIR = ("AppData", "Roaming", "Microsoft", "Windows", "Start Menu", "Programs", "Startup")
 WINDOWS_DESKTOP_JOB_FLAG = "disable_windows_job_object"
 DEFAULT_QBDIR = {
@@ -49,6 +69,19 @@ DEFAULT_QBDIR = {
 }
 _SYSTEM_ALIASES = {"Win32NT": "Windows", "MacOSX": "Darwin", "macOS": "Darwin"}
 _HEADER = "Managed by renderfarm.qube (role worker_mode); local changes are overwritten."
+# Service+Mode+Windows+User+Rights+Assignment.md: the rights a service-mode worker enables.
+WINDOWS_SERVICE_RIGHTS = ("SeTcbPrivilege", "SeIncreaseQuotaPrivilege", "SeDebugPrivilege",
+                          "SeImpersonatePrivilege", "SeAssignPrimaryTokenPrivilege")
+# KB tips-&-tricks/Windows/How+to+have+the+worker+service+run+as+a+particular+user+on+Windows.md:
+# with a named service account, these three to the Administrators and Network Service groups.
+WINDOWS_NAMED_ACCOUNT_GROUP_RIGHTS = ("SeAssignPrimaryTokenPrivilege", "SeTcbPrivilege",
+                                      "SeIncreaseQuotaPrivilege")
+WINDOWS_NAMED_ACCOUNT_GROUPS = ("Administrators", "NETWORK SERVICE")
+# Grants earlier versions of the identity role made on every worker that are not Windows defaults
+# (SeIncreaseQuota for both and SeAssignPrimaryToken for NETWORK SERVICE are defaults: kept).
+WINDOWS_LEGACY_GRANTS = (("SeTcbPrivilege", "Administrators"), ("SeTcbPrivilege", "NETWORK SERVICE"),
+                         ("SeAssignPrimaryTokenPrivilege", "Administrators"))
+LOCAL_SYSTEM_NAMES = ("", "localsystem", "system", "nt authority\\system", ".\\localsystem")
 
 
 def normalize_system(os_family):
@@ -70,7 +103,9 @@ PACKAGE_TYPES = {"Linux": (".deb", ".rpm"), "Darwin": (".pkg",), "Windows": (".m
 
 def validate(host, mode, os_family, desktop_user=None, user_exists=None, home_exists=None,
              proxy_execution_mode=None, auto_logon=False, auto_logon_password_set=False,
-             auto_logon_password_vaulted=False, install=False, package_files=()):
+             auto_logon_password_vaulted=False, install=False, package_files=(),
+             desktop_worker_dir=DEFAULT_DESKTOP_WORKER_DIR, service_account="",
+             service_password_set=False, service_password_vaulted=False):
     """Return every problem with one host's mode settings, each naming variable and host.
 
     ``user_exists``/``home_exists`` are the results of the role's read-only lookup of
@@ -116,8 +151,42 @@ def validate(host, mode, os_family, desktop_user=None, user_exists=None, home_ex
             errors.append("host %s: qube_windows_auto_logon_password must come from Ansible Vault "
                           "(an inline !vault value made with ansible-vault encrypt_string; values from "
                           "vault-encrypted files cannot be told apart from plain text)." % host)
+    if system in ("Linux", "Darwin") and mode == "desktop":
+        errors.extend(_validate_desktop_dir(host, desktop_worker_dir))
+    errors.extend(_validate_service_account(host, system, service_account, service_password_set,
+                                            service_password_vaulted))
     errors.extend(_validate_install(host, system, install, package_files))
     return errors
+
+
+def _validate_desktop_dir(host, path):
+    path = str(path or "")
+    if not path.startswith("/") or posixpath.normpath(path) != path.rstrip("/") or \
+            posixpath.dirname(posixpath.normpath(path)) == "/":
+        return ["host %s: qube_desktop_worker_dir is %r; it must be an absolute, normalised path at "
+                "least two levels deep (e.g. %s): the desktop user is made its owner, its parents "
+                "stay root's." % (host, path, DEFAULT_DESKTOP_WORKER_DIR)]
+    return []
+
+
+def is_local_system(account):
+    """True when ``account`` (qube_windows_service_account) names LocalSystem (or is empty)."""
+    return str(account or "").strip().lower() in LOCAL_SYSTEM_NAMES
+
+
+def _validate_service_account(host, system, account, password_set, password_vaulted):
+    if is_local_system(account):
+        return []
+    if system != "Windows":
+        return ["host %s: qube_windows_service_account is only used on Windows (POSIX workers run "
+                "as root in service mode)." % host]
+    if not password_set:
+        return ["host %s: qube_windows_service_account is %r but qube_windows_service_password is "
+                "not set; the service cannot log on without it." % (host, account)]
+    if not password_vaulted:
+        return ["host %s: qube_windows_service_password must come from Ansible Vault (an inline "
+                "!vault value made with ansible-vault encrypt_string)." % host]
+    return []
 
 
 def _validate_install(host, system, install, package_files):
@@ -206,7 +275,23 @@ def _we_set(previous, key, user):
     return bool(previous.get(key)) and previous.get("desktop_user") == user
 
 
-def _linux(mode, desktop_user, linger, accounts, previous, qbdir, names):
+def _desktop_dir(mode, desktop_user, accounts, path):
+    """The desktop worker's own folder: owned by the desktop user in desktop mode, else kept."""
+    path = path or DEFAULT_DESKTOP_WORKER_DIR
+    entry = {"path": path, "parent": posixpath.dirname(path), "mode": 0o755,
+             "files": dict((key, posixpath.join(path, name)) for key, name in DESKTOP_WORKER_FILES.items()),
+             # Kept after a flip back to service mode: it holds the desktop worker's job logs, and
+             # the service worker no longer reads it (worker_config removes the qb.conf keys).
+             "state": "kept", "user": None, "uid": None, "gid": None}
+    entry["files"]["worker_logpath"] = path
+    if mode == "desktop":
+        account = accounts.get(desktop_user) or {}
+        entry.update({"state": "present", "user": desktop_user,
+                      "uid": account.get("uid"), "gid": account.get("gid")})
+    return entry
+
+
+def _linux(mode, desktop_user, linger, accounts, previous, qbdir, names, desktop_worker_dir):
     desktop = mode == "desktop"
     binary = worker_binary("Linux", qbdir)
     unit_path = posixpath.join(USER_UNIT_DIR, USER_UNIT)
@@ -243,19 +328,60 @@ def _linux(mode, desktop_user, linger, accounts, previous, qbdir, names):
         "user_unit_link": {"path": posixpath.join(USER_UNIT_DIR, "default.target.wants", USER_UNIT),
                            "src": unit_path, "state": "link" if desktop else "absent"},
         "autostart_content": _autostart_entry(),
+        "desktop_dir": _desktop_dir(mode, desktop_user, accounts, desktop_worker_dir),
         "users": users,
     }
 
 
-def _darwin(mode, desktop_user, accounts, previous, qbdir, names):
+def _agent_plist(label, binary):
+    """Our LaunchAgent: the vendor's label, the worker binary, and a marker comment saying it is ours."""
+    data = {"Label": label, "ProgramArguments": [binary], "RunAtLoad": True,
+            "KeepAlive": {"SuccessfulExit": False}, "LimitLoadToSessionType": "Aqua",
+            "ProcessType": "Interactive"}
+    text = _plist(data)
+    head, sep, rest = text.partition("<plist")
+    return data, "%s<!-- %s -->\n%s%s" % (head, _HEADER, sep, rest)
+
+
+def is_ours(text):
+    """True when a LaunchAgent plist or Startup item description was written by this collection."""
+    return OURS_MARKER in (text or "")
+
+
+def darwin_agent_action(active, exists, ours):
+    """What to do with one user's ``com.pipelinefx.DesktopWorker`` LaunchAgent.
+
+    ``write``: absent, or ours (rewritten to our content); ``keep``: the vendor's or the site's
+    (QubeUI writes it, KB how-to) -- used as it is; ``remove``: ours, no longer wanted;
+    ``disable``: not ours, no longer wanted -- booted out and disabled in ``gui/<uid>``, the file
+    stays; ``none``: nothing there, nothing wanted.
+    """
+    if active:
+        return "write" if (not exists or ours) else "keep"
+    if not exists:
+        return "none"
+    return "remove" if ours else "disable"
+
+
+def launchd_disabled(text, label):
+    """From ``launchctl print-disabled <domain>``: True when ``label`` is disabled there.
+
+    Lines look like ``"com.pipelinefx.worker" => disabled`` (``=> true`` on older macOS). A label
+    the output does not list is enabled (launchd's default).
+    """
+    wanted = '"%s"' % label
+    for line in (text or "").splitlines():
+        name, sep, value = line.strip().partition("=>")
+        if sep and name.strip() == wanted:
+            return value.strip().lower() in ("disabled", "true")
+    return False
+
+
+def _darwin(mode, desktop_user, accounts, previous, qbdir, names, desktop_worker_dir, daemon_plist):
     desktop = mode == "desktop"
     binary = worker_binary("Darwin", qbdir)
-    daemon = {"Label": names["daemon_label"], "ProgramArguments": [binary],
-              "RunAtLoad": True, "KeepAlive": True, "UserName": "root"}
     agent_label = names["agent_label"]
-    agent = {"Label": agent_label, "ProgramArguments": [binary], "RunAtLoad": True,
-             "KeepAlive": {"SuccessfulExit": False}, "LimitLoadToSessionType": "Aqua",
-             "ProcessType": "Interactive"}
+    agent_data, agent_content = _agent_plist(agent_label, binary)
     users = []
     for user, active in _users_in_scope(mode, desktop_user, previous):
         account = accounts.get(user)
@@ -270,54 +396,130 @@ def _darwin(mode, desktop_user, accounts, previous, qbdir, names):
                 "gui_domain": "gui/%s" % uid if uid is not None else None,
             })
         users.append(entry)
+    label = names["daemon_label"]
     return {
-        "daemon": {"label": names["daemon_label"],
-                   "path": "/Library/LaunchDaemons/%s.plist" % names["daemon_label"],
-                   "state": "absent" if desktop else "present",
-                   "loaded": not desktop, "content": _plist(daemon), "data": daemon},
-        "agent": {"label": agent_label, "content": _plist(agent), "data": agent},
+        # The vendor's plist: never written or deleted here; service mode needs it to exist.
+        "daemon": {"label": label,
+                   "path": daemon_plist or "/Library/LaunchDaemons/%s.plist" % label,
+                   "target": "system/%s" % label,
+                   "enabled": not desktop, "loaded": not desktop},
+        "agent": {"label": agent_label, "content": agent_content, "data": agent_data},
+        "desktop_dir": _desktop_dir(mode, desktop_user, accounts, desktop_worker_dir),
         "users": users,
     }
 
 
-def _windows(mode, desktop_user, auto_logon, accounts, previous, qbdir, names):
+def windows_startup_action(active, exists, parked, ours):
+    """What to do with one user's DesktopWorker Startup item (KB how-to: QubeUI creates it).
+
+    ``keep``: there and not ours (QubeUI's), used as it is; ``update``: ours, kept in line with
+    the variables; ``create``: none there (nor parked), ours is made; ``restore``: a parked item
+    goes back into the Startup folder; ``remove``: ours, no longer wanted; ``park``: not ours, no
+    longer wanted -- moved out of the Startup folder, not deleted; ``none``: nothing to do.
+    """
+    if active:
+        if exists:
+            return "update" if ours else "keep"
+        return "restore" if parked else "create"
+    if not exists:
+        return "none"
+    return "remove" if ours else "park"
+
+
+def _windows(mode, desktop_user, auto_logon, accounts, previous, qbdir, names, startup_target,
+             startup_arguments, service_account):
     desktop = mode == "desktop"
     binary = worker_binary("Windows", qbdir)
     users = []
+    ours_for = (previous or {}).get("startup_item_ours") or []
     for user, active in _users_in_scope(mode, desktop_user, previous):
         account = accounts.get(user)
         entry = {"user": user, "active": active, "exists": account is not None}
         if account:
             startup = ntpath.join(account["home"], *STARTUP_DIR)
+            parked = ntpath.join(PARKED_DIR, _safe_name(user), STARTUP_SHORTCUT)
+            action = windows_startup_action(active, bool(account.get("startup_item")),
+                                            bool(account.get("parked_item")), user in ours_for)
             entry.update({"home": account["home"], "startup_dir": startup,
                           "shortcut_path": ntpath.join(startup, STARTUP_SHORTCUT),
-                          "shortcut_state": "present" if active else "absent"})
+                          "parked_dir": ntpath.dirname(parked), "parked_path": parked,
+                          "startup_action": action})
         users.append(entry)
     want_auto = desktop and bool(auto_logon)
     prev_auto = bool((previous or {}).get("auto_logon"))
+    account = "" if is_local_system(service_account) else service_account
     return {
         "service": {"name": names["windows_service"],
                     "start_mode": "disabled" if desktop else "auto",
-                    "state": "stopped" if desktop else "started"},
-        "shortcut": {"src": binary, "description": "Qube! Desktop Worker",
-                     "directory": ntpath.dirname(ntpath.dirname(binary))},
+                    "state": "stopped" if desktop else "started",
+                    "username": account or "LocalSystem", "named_account": bool(account)},
+        # The vendor does not document the DesktopWorker item's command line. Ours (made only when
+        # the user has none) starts the worker binary without --console: per the KB FAQ on the
+        # console worker, --console is what makes a command-line worker authenticate like a
+        # service, so without it the worker runs as the logged-in user (Desktop User mode).
+        "shortcut": {"src": startup_target or binary, "arguments": startup_arguments or "",
+                     "description": "Qube! Desktop Worker (%s)" % OURS_MARKER,
+                     "directory": ntpath.dirname(ntpath.dirname(startup_target or binary))},
         "auto_logon": "present" if want_auto else ("absent" if prev_auto else "unmanaged"),
         "users": users,
     }
 
 
+def _safe_name(user):
+    """A folder name for an account (DOMAIN\\user -> DOMAIN_user)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(user))
+
+
+def windows_rights(service_account, mode="service"):
+    """User rights to grant and revoke on a Windows worker, as ``[{right, principal, action}]``.
+
+    Service+Mode+Windows+User+Rights+Assignment.md: the service-mode worker's account needs five
+    rights. LocalSystem (the default service logon) holds all of them: nothing is granted. A named
+    service account gets the five, and (KB tips-&-tricks/Windows/How+to+have+the+worker+service+run
+    +as+a+particular+user+on+Windows.md) the Administrators and Network Service groups get three.
+    Grants an earlier version of this role made on every worker and that are not Windows defaults
+    are revoked when nothing here needs them. ``SeBatchLogonRight`` is neither granted nor revoked
+    (the vendor never mentions it). Desktop User mode needs none of them (same page, warning).
+    """
+    account = "" if is_local_system(service_account) else str(service_account).strip()
+    add = {}
+    if account and mode == "service":
+        for right in WINDOWS_SERVICE_RIGHTS:
+            add.setdefault(right, []).append(account)
+        for right in WINDOWS_NAMED_ACCOUNT_GROUP_RIGHTS:
+            add[right].extend(WINDOWS_NAMED_ACCOUNT_GROUPS)
+    remove = {}
+    for right, principal in WINDOWS_LEGACY_GRANTS:
+        if principal not in add.get(right, []):
+            remove.setdefault(right, []).append(principal)
+    rights = []
+    for right in WINDOWS_SERVICE_RIGHTS:
+        rights.extend({"right": right, "principal": p, "action": "add"} for p in add.get(right, []))
+        rights.extend({"right": right, "principal": p, "action": "remove"} for p in remove.get(right, []))
+    return rights
+
+
+def windows_service_groups(service_account, mode="service"):
+    """Local groups the named service account must be in (the KB: local Administrators)."""
+    if is_local_system(service_account) or mode != "service":
+        return []
+    return ["Administrators"]
+
+
 def plan(mode, os_family, desktop_user=None, linger=False, accounts=None, previous=None,
          qbdir=None, auto_logon=False, worker_unit="worker",
          daemon_label="com.pipelinefx.worker", agent_label="com.pipelinefx.DesktopWorker",
-         windows_service="qubeworker"):
+         windows_service="qubeworker", desktop_worker_dir=DEFAULT_DESKTOP_WORKER_DIR,
+         daemon_plist="", startup_target="", startup_arguments="", service_account=""):
     """Return what must be present and absent on one host for ``mode``.
 
-    ``accounts`` maps user names to ``{"home": ..., "uid": ...}`` as looked up on the host;
-    ``previous`` is the record of the last run (``mode``, ``desktop_user``, ``linger``,
-    ``auto_logon``). The result always has ``mode``, ``system``, ``worker_binary``,
-    ``job_flags_required`` (flags the supervisor must add to ``supervisor_job_flags``),
-    ``record`` (what to store on the host for the next run) and one OS section:
-    ``linux``, ``darwin`` or ``windows``.
+    ``accounts`` maps user names to ``{"home": ..., "uid": ...}`` as looked up on the host (on
+    Windows also ``startup_item``/``parked_item``: whether the DesktopWorker item exists in the
+    user's Startup folder / where this role parks it); ``previous`` is the record of the last run
+    (``mode``, ``desktop_user``, ``linger``, ``auto_logon``, ``startup_item_ours``). The result
+    always has ``mode``, ``system``, ``worker_binary``, ``job_flags_required`` (flags the
+    supervisor must add to ``supervisor_job_flags``), ``record`` (what to store on the host for
+    the next run) and one OS section: ``linux``, ``darwin`` or ``windows``.
     """
     system = normalize_system(os_family)
     if mode not in MODES or system is None:
@@ -338,11 +540,17 @@ def plan(mode, os_family, desktop_user=None, linger=False, accounts=None, previo
                    "auto_logon": bool(auto_logon) and mode == "desktop" and system == "Windows"},
     }
     if system == "Linux":
-        result["linux"] = _linux(mode, desktop_user, linger, accounts, previous, qbdir, names)
+        result["linux"] = _linux(mode, desktop_user, linger, accounts, previous, qbdir, names,
+                                 desktop_worker_dir)
     elif system == "Darwin":
-        result["darwin"] = _darwin(mode, desktop_user, accounts, previous, qbdir, names)
+        result["darwin"] = _darwin(mode, desktop_user, accounts, previous, qbdir, names,
+                                   desktop_worker_dir, daemon_plist)
     else:
-        result["windows"] = _windows(mode, desktop_user, auto_logon, accounts, previous, qbdir, names)
+        windows = _windows(mode, desktop_user, auto_logon, accounts, previous, qbdir, names,
+                           startup_target, startup_arguments, service_account)
+        result["windows"] = windows
+        result["record"]["startup_item_ours"] = [
+            u["user"] for u in windows["users"] if u.get("startup_action") in ("create", "update")]
     return result
 
 

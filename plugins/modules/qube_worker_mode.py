@@ -23,6 +23,13 @@ description:
     enabled for every login (it starts at the user's login and stops at logout), an XDG autostart
     entry in the user's C(~/.config/autostart), linger only when O(linger=true); a session that
     is already open gets the worker at once.
+  - Desktop User mode also makes O(desktop_worker_dir) (parents root-owned, mode 0755) owned by
+    O(desktop_user), mode 0755, before the desktop worker can start. The worker's log, job logs,
+    journal and pid file go there (the worker_config role points C(worker_logfile),
+    C(worker_logpath), C(worker_journal_location) and C(worker_pidfile) at it), because their
+    defaults under C(/var) belong to root and a worker that cannot write its log path panics.
+    When the folder belongs to someone else (a new desktop user), everything in it is handed to
+    O(desktop_user) without following symbolic links. In service mode the folder is left as it is.
   - Items for a user that was the desktop user at the last run are removed, and linger is only
     ever disabled when the record says this collection enabled it.
   - Files are written atomically (temporary file and rename in the same folder); a file that
@@ -49,6 +56,10 @@ options:
     description: Qube! installation folder (the worker binary is C(<qbdir>/sbin/worker)).
     type: path
     default: /usr/local/pfx/qube
+  desktop_worker_dir:
+    description: The desktop worker's own folder (log, job logs, journal, pid file) in Desktop User mode.
+    type: path
+    default: /var/spool/qube/desktop
   worker_unit:
     description: Name of the worker's system unit, without C(.service).
     type: str
@@ -154,6 +165,18 @@ install_needed:
   description: With O(install_check), the packages must be installed first; nothing else was done.
   returned: always
   type: bool
+installed_before:
+  description: With O(install_check), whether any of the worker packages was installed (at any
+    version) before this call; RV(install_needed=true) with RV(installed_before=false) is a fresh
+    installation. Without O(install_check), V(true).
+  returned: always
+  type: bool
+desktop_worker_dir:
+  description: The desktop worker's folder and the files the worker_config role points qb.conf at.
+  returned: always
+  type: dict
+  sample: {path: /var/spool/qube/desktop, state: present, user: artist,
+           files: {worker_logfile: /var/spool/qube/desktop/workerlog}}
 actions:
   description: What was done (or, in check mode, would be done), one line each.
   returned: always
@@ -165,6 +188,7 @@ actions:
 import json
 import os
 import pwd
+import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -246,6 +270,24 @@ class Applier:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
         return True
+
+    def hand_over(self, path, uid, gid):
+        """Give everything under ``path`` (not ``path`` itself) to ``uid``/``gid``. True when changed.
+
+        Walks with directory file descriptors and never follows a symbolic link, so a link the
+        previous owner left cannot point the walk (running as root) anywhere else.
+        """
+        changed = False
+        for _root, dirs, files, root_fd in os.fwalk(path, follow_symlinks=False):
+            for name in dirs + files:
+                st = os.stat(name, dir_fd=root_fd, follow_symlinks=False)
+                if st.st_uid != uid or st.st_gid != gid:
+                    changed = True
+                    if not self.check:
+                        os.chown(name, uid, gid, dir_fd=root_fd, follow_symlinks=False)
+        if changed:
+            self._act("hand the contents of %s to uid %d" % (path, uid))
+        return changed
 
     def link(self, path, src):
         try:
@@ -351,16 +393,68 @@ def installed_versions(module, names):
 
 
 def install_needed(module, check):
+    """(must install, any worker package installed before) from the host's package database."""
     names = list(check["packages"]) + [modes.package_name(f) for f in check["package_files"]]
-    return modes.install_needed(check["version"], installed_versions(module, names),
-                                packages=check["packages"], package_files=check["package_files"])
+    installed = installed_versions(module, names)
+    needed = modes.install_needed(check["version"], installed,
+                                  packages=check["packages"], package_files=check["package_files"])
+    return needed, bool(installed)
 
 
 def user_manager_running(app, uid):
     return app.query(["systemctl", "is-active", "user@%d.service" % uid])[0] == 0
 
 
-def apply_linux(app, linux, record_path, record):
+def apply_desktop_dir(app, entry, host):
+    """Desktop mode: the desktop worker's folder owned by the desktop user (parents root 0755)."""
+    path = entry["path"]
+    if entry["state"] != "present":
+        return False
+    if entry["uid"] is None:
+        app.module.fail_json(msg="host %s: qube_desktop_user %r has no uid on the host, so "
+                             "qube_desktop_worker_dir %s cannot be given to it." % (host, entry["user"], path))
+    parent = entry["parent"]
+    missing = []
+    while parent and not os.path.lexists(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    for folder in reversed(missing):
+        app.directory(folder, 0, 0, 0o755)
+    # An existing parent must let the desktop user through (it is not ours to loosen).
+    for folder in _parents(entry["parent"]):
+        if folder in missing:
+            continue
+        st = os.stat(folder)
+        if not stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o001:
+            app.module.fail_json(msg="host %s: %s (a parent of qube_desktop_worker_dir %s) is not a folder "
+                                 "others may enter (mode %s), so the desktop user %r could not reach the "
+                                 "worker's log folder; choose another qube_desktop_worker_dir or fix that "
+                                 "folder." % (host, folder, path, oct(st.st_mode & 0o7777), entry["user"]))
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        app.module.fail_json(msg="host %s: qube_desktop_worker_dir %s exists and is not a folder (a link or a "
+                             "file); the desktop worker's log folder must be a real folder." % (host, path))
+    changed = False
+    if st is not None and st.st_uid != entry["uid"]:
+        # A new desktop user: the previous one's log, journal and job logs become theirs, so
+        # the worker can append to them; the folder itself last (a run that dies redoes it).
+        changed = app.hand_over(path, entry["uid"], entry["gid"])
+    return app.directory(path, entry["uid"], entry["gid"], entry["mode"]) or changed
+
+
+def _parents(path):
+    """``path`` and every folder above it, up to /."""
+    found = []
+    while path and path not in found:
+        found.append(path)
+        path = os.path.dirname(path)
+    return found
+
+
+def apply_linux(app, linux, record_path, record, host="this host"):
     unit = linux["system_unit"]["name"]
     user_unit = linux["user_unit"]
     managers = [u for u in linux["users"] if u["exists"] and user_manager_running(app, u["uid"])]
@@ -373,6 +467,9 @@ def apply_linux(app, linux, record_path, record):
         if entry["session_worker"] == "stopped" and app.query(session(entry["user"], "is-active", user_unit["name"]))[0] == 0:
             app.do(session(entry["user"], "stop", user_unit["name"]),
                    "stop %s in the session of %s" % (user_unit["name"], entry["user"]))
+
+    # Before any desktop worker can start: its own folder, owned by the desktop user.
+    apply_desktop_dir(app, linux["desktop_dir"], host)
 
     dropin = linux["system_dropin"]
     if dropin["state"] == "present":
@@ -439,6 +536,7 @@ def main():
             desktop_user=dict(type="str", default=""),
             linger=dict(type="bool", default=False),
             qbdir=dict(type="path", default=modes.DEFAULT_QBDIR["Linux"]),
+            desktop_worker_dir=dict(type="path", default=modes.DEFAULT_DESKTOP_WORKER_DIR),
             worker_unit=dict(type="str", default="worker"),
             record_path=dict(type="path", default="/var/lib/renderfarm-qube/worker_mode.json"),
             host=dict(type="str", default="this host"),
@@ -459,13 +557,18 @@ def main():
     errors = modes.validate(
         p["host"], mode, "Linux", desktop_user=user,
         user_exists=(account is not None) if user else None,
-        home_exists=account["home_exists"] if account else None)
+        home_exists=account["home_exists"] if account else None,
+        desktop_worker_dir=p["desktop_worker_dir"])
     if errors:
         module.fail_json(msg=" ".join(errors), errors=errors)
 
-    if p["install_check"] and install_needed(module, p["install_check"]):
-        module.exit_json(changed=False, install_needed=True, mode=mode, previous=previous,
-                         definition_changed=False, restart_needed=False, job_flags_required=[], actions=[])
+    installed_before = True
+    if p["install_check"]:
+        needed, installed_before = install_needed(module, p["install_check"])
+        if needed:
+            module.exit_json(changed=False, install_needed=True, installed_before=installed_before,
+                             mode=mode, previous=previous, definition_changed=False,
+                             restart_needed=False, job_flags_required=[], actions=[], desktop_worker_dir={})
 
     accounts = {}
     for name in (user, previous.get("desktop_user")):
@@ -475,13 +578,14 @@ def main():
                 accounts[name] = found
     try:
         plan = modes.plan(mode, "Linux", desktop_user=user, linger=p["linger"], accounts=accounts,
-                          previous=previous, qbdir=p["qbdir"], worker_unit=p["worker_unit"])
+                          previous=previous, qbdir=p["qbdir"], worker_unit=p["worker_unit"],
+                          desktop_worker_dir=p["desktop_worker_dir"])
     except ValueError as exc:
         module.fail_json(msg="host %s: %s" % (p["host"], to_native(exc)))
 
     app = Applier(module)
     try:
-        definition_changed = apply_linux(app, plan["linux"], p["record_path"], plan["record"])
+        definition_changed = apply_linux(app, plan["linux"], p["record_path"], plan["record"], p["host"])
     except OSError as exc:
         module.fail_json(msg="host %s: %s: %s" % (p["host"], exc.filename or "", exc.strerror or to_native(exc)),
                          actions=app.actions)
@@ -497,6 +601,7 @@ def main():
         "changed": bool(app.actions) or restart_needed, "mode": plan["mode"], "previous": previous,
         "definition_changed": bool(definition_changed) and same_mode, "restart_needed": restart_needed,
         "job_flags_required": plan["job_flags_required"], "actions": app.actions, "install_needed": False,
+        "installed_before": installed_before, "desktop_worker_dir": plan["linux"]["desktop_dir"],
     }
     if module._diff:
         result["diff"] = app.diff

@@ -192,33 +192,77 @@ def test_rendered_units_pass_systemd_analyze(tmp_path, mode):
     assert run.returncode == 0, run.stderr
 
 
+def test_linux_desktop_plan_gives_the_desktop_user_its_own_worker_folder():
+    """CPR worker_logfile/worker_logpath/worker_journal_location/worker_pidfile: the defaults are root's."""
+    p = modes.plan("desktop", "Linux", "artist", accounts=ARTIST)
+    folder = p["linux"]["desktop_dir"]
+    assert folder["state"] == "present"
+    assert (folder["path"], folder["parent"], folder["mode"]) == ("/var/spool/qube/desktop", "/var/spool/qube", 0o755)
+    assert (folder["user"], folder["uid"], folder["gid"]) == ("artist", 1000, 1000)
+    assert folder["files"] == {"worker_logfile": "/var/spool/qube/desktop/workerlog",
+                               "worker_logpath": "/var/spool/qube/desktop",
+                               "worker_journal_location": "/var/spool/qube/desktop/worker.jnl",
+                               "worker_pidfile": "/var/spool/qube/desktop/worker.pid"}
+    other = modes.plan("desktop", "Linux", "artist", accounts=ARTIST, desktop_worker_dir="/srv/dw")
+    assert other["linux"]["desktop_dir"]["files"]["worker_logfile"] == "/srv/dw/workerlog"
+
+
+def test_linux_service_plan_keeps_the_desktop_worker_folder():
+    """After a flip back the folder stays (job logs) and nobody is made its owner."""
+    p = modes.plan("service", "Linux", "artist", accounts=ARTIST, previous={"mode": "desktop", "desktop_user": "artist"})
+    folder = p["linux"]["desktop_dir"]
+    assert folder["state"] == "kept" and folder["uid"] is None
+
+
+@pytest.mark.parametrize("path", ["var/spool/x", "/qube", "/var/spool/../x", "/var//spool/x", ""])
+def test_desktop_worker_dir_must_be_absolute_normalised_and_deep(path):
+    errors = modes.validate("w1", "desktop", "Linux", "artist", user_exists=True, desktop_worker_dir=path)
+    assert len(errors) == 1 and errors[0].startswith("host w1: qube_desktop_worker_dir is %r" % path)
+    assert modes.validate("w1", "service", "Linux", desktop_worker_dir=path) == []
+    assert modes.validate("w1", "desktop", "Windows", "artist", user_exists=True, desktop_worker_dir=path) == []
+
+
+def test_desktop_worker_dir_accepted():
+    assert modes.validate("w1", "desktop", "Darwin", "artist", user_exists=True, desktop_worker_dir="/srv/dw/") == []
+    assert mode_filters.qube_mode_errors("w1", "desktop", "Linux", "artist", user_exists=True) == []
+
+
 # --- macOS ---------------------------------------------------------------------------------
 
-def test_darwin_service_plan_renders_a_real_launchdaemon_plist():
+def test_darwin_service_plan_uses_the_vendor_launchdaemon_and_never_renders_one():
+    """KB how-to / audit row 12: the vendor's package installs the daemon plist; we only enable and load it."""
     p = modes.plan("service", "Darwin", "artist", accounts={"artist": {"home": "/Users/artist", "uid": 501}})
     daemon = p["darwin"]["daemon"]
-    assert daemon["path"] == "/Library/LaunchDaemons/com.pipelinefx.worker.plist"
-    assert daemon["state"] == "present" and daemon["loaded"] is True
-    parsed = plistlib.loads(daemon["content"].encode())
-    assert parsed == {"Label": "com.pipelinefx.worker",
-                      "ProgramArguments": ["/Applications/pfx/qube/sbin/worker"],
-                      "RunAtLoad": True, "KeepAlive": True, "UserName": "root"}
-    assert daemon["content"].startswith('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist')
+    assert daemon == {"label": "com.pipelinefx.worker",
+                      "path": "/Library/LaunchDaemons/com.pipelinefx.worker.plist",
+                      "target": "system/com.pipelinefx.worker", "enabled": True, "loaded": True}
+    assert "content" not in daemon and "state" not in daemon  # nothing to write, nothing to delete
     user = p["darwin"]["users"][0]
     assert user["agent_state"] == "absent"
+    assert p["darwin"]["desktop_dir"]["state"] == "kept"
 
 
-def test_darwin_desktop_plan_renders_the_launchagent():
-    p = modes.plan("desktop", "Darwin", "artist", accounts={"artist": {"home": "/Users/artist", "uid": 501}})
-    assert p["darwin"]["daemon"]["state"] == "absent"
+def test_darwin_desktop_plan_disables_the_daemon_and_renders_our_launchagent():
+    p = modes.plan("desktop", "Darwin", "artist",
+                   accounts={"artist": {"home": "/Users/artist", "uid": 501, "gid": 20}},
+                   daemon_plist="/Library/LaunchDaemons/custom.plist")
+    daemon = p["darwin"]["daemon"]
+    assert daemon["enabled"] is False and daemon["loaded"] is False
+    assert daemon["path"] == "/Library/LaunchDaemons/custom.plist"
     user = p["darwin"]["users"][0]
     assert user["agent_path"] == "/Users/artist/Library/LaunchAgents/com.pipelinefx.DesktopWorker.plist"
     assert user["agent_state"] == "present"
     assert user["gui_domain"] == "gui/501"
-    agent = plistlib.loads(p["darwin"]["agent"]["content"].encode())
+    content = p["darwin"]["agent"]["content"]
+    agent = plistlib.loads(content.encode())
     assert agent["Label"] == "com.pipelinefx.DesktopWorker"
     assert agent["LimitLoadToSessionType"] == "Aqua"
     assert agent["ProgramArguments"] == ["/Applications/pfx/qube/sbin/worker"]
+    assert modes.is_ours(content)
+    assert content.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist')
+    folder = p["darwin"]["desktop_dir"]
+    assert folder["state"] == "present" and folder["uid"] == 501 and folder["gid"] == 20
+    assert folder["path"] == "/var/spool/qube/desktop" and folder["parent"] == "/var/spool/qube"
 
 
 def test_plist_rendering_is_deterministic():
@@ -227,32 +271,163 @@ def test_plist_rendering_is_deterministic():
     assert one["darwin"]["agent"]["content"] == two["darwin"]["agent"]["content"]
 
 
+VENDOR_AGENT = """<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict><key>Label</key><string>com.pipelinefx.DesktopWorker</string></dict></plist>
+"""
+
+
+@pytest.mark.parametrize("active, exists, ours, action", [
+    (True, False, False, "write"),     # nothing there: ours is written
+    (True, True, True, "write"),       # ours: kept in line with the plan
+    (True, True, False, "keep"),       # QubeUI's (KB how-to): used as it is, never overwritten
+    (False, True, True, "remove"),     # ours, no longer wanted: removed
+    (False, True, False, "disable"),   # not ours, no longer wanted: disabled, file kept
+    (False, False, False, "none"),
+])
+def test_darwin_agent_action_keeps_and_disables_a_vendor_agent(active, exists, ours, action):
+    assert modes.darwin_agent_action(active, exists, ours) == action
+    assert mode_filters.qube_mode_agent_action(active, exists, ours) == action
+
+
+def test_vendor_agent_is_not_ours():
+    assert modes.is_ours(VENDOR_AGENT) is False
+    assert mode_filters.qube_mode_is_ours(VENDOR_AGENT) is False
+    assert mode_filters.qube_mode_is_ours("") is False
+
+
+@pytest.mark.parametrize("text, disabled", [
+    ('disabled services = {\n\t"com.apple.x" => disabled\n\t"com.pipelinefx.worker" => disabled\n}\n', True),
+    ('disabled services = {\n\t"com.pipelinefx.worker" => enabled\n}\n', False),
+    ('disabled services = {\n\t"com.pipelinefx.worker" => true\n}\n', True),    # older macOS
+    ('disabled services = {\n\t"com.pipelinefx.worker" => false\n}\n', False),
+    ('disabled services = {\n\t"com.pipelinefx.worker.other" => disabled\n}\n', False),
+    ("", False),
+])
+def test_launchd_disabled_reads_print_disabled(text, disabled):
+    assert modes.launchd_disabled(text, "com.pipelinefx.worker") is disabled
+    assert mode_filters.qube_mode_launchd_disabled(text, "com.pipelinefx.worker") is disabled
+
+
 # --- Windows -------------------------------------------------------------------------------
 
 WIN_ARTIST = {"artist": {"home": "C:\\Users\\artist"}}
+STARTUP_LNK = ("C:\\Users\\artist\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup"
+               "\\DesktopWorker.lnk")
 
 
 def test_windows_service_plan():
     p = modes.plan("service", "Win32NT", "artist", accounts=WIN_ARTIST)
     win = p["windows"]
-    assert win["service"] == {"name": "qubeworker", "start_mode": "auto", "state": "started"}
-    assert win["users"][0]["shortcut_state"] == "absent"
+    assert win["service"] == {"name": "qubeworker", "start_mode": "auto", "state": "started",
+                              "username": "LocalSystem", "named_account": False}
+    assert win["users"][0]["startup_action"] == "none"
     assert win["auto_logon"] == "unmanaged"
     assert p["job_flags_required"] == []
 
 
-def test_windows_desktop_plan():
+def test_windows_service_plan_with_a_named_account():
+    p = modes.plan("service", "Windows", service_account="CORP\\qubesvc")
+    assert p["windows"]["service"]["username"] == "CORP\\qubesvc"
+    assert p["windows"]["service"]["named_account"] is True
+    assert modes.plan("service", "Windows", service_account="LocalSystem")["windows"]["service"]["named_account"] is False
+
+
+def test_windows_desktop_plan_makes_our_item_only_when_there_is_none():
     p = modes.plan("desktop", "Windows", "artist", accounts=WIN_ARTIST, auto_logon=True)
     win = p["windows"]
-    assert win["service"] == {"name": "qubeworker", "start_mode": "disabled", "state": "stopped"}
-    assert win["users"][0]["shortcut_path"] == (
-        "C:\\Users\\artist\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup"
-        "\\DesktopWorker.lnk")
+    assert win["service"]["start_mode"] == "disabled" and win["service"]["state"] == "stopped"
+    user = win["users"][0]
+    assert user["shortcut_path"] == STARTUP_LNK
+    assert user["startup_action"] == "create"
     assert win["shortcut"]["src"] == "C:\\Program Files\\pfx\\qube\\sbin\\worker.exe"
+    assert win["shortcut"]["arguments"] == ""
+    assert modes.is_ours(win["shortcut"]["description"])
+    assert p["record"]["startup_item_ours"] == ["artist"]
     assert win["auto_logon"] == "present"
     assert p["job_flags_required"] == ["disable_windows_job_object"]
-    back = modes.plan("service", "Windows", "artist", accounts=WIN_ARTIST, previous=p["record"])
+    # The next run finds the item it made: ours, kept in line with the variables.
+    again = modes.plan("desktop", "Windows", "artist", previous=p["record"], auto_logon=True,
+                       accounts={"artist": dict(WIN_ARTIST["artist"], startup_item=True)})
+    assert again["windows"]["users"][0]["startup_action"] == "update"
+    back = modes.plan("service", "Windows", "artist", previous=again["record"],
+                      accounts={"artist": dict(WIN_ARTIST["artist"], startup_item=True)})
     assert back["windows"]["auto_logon"] == "absent"
+    assert back["windows"]["users"][0]["startup_action"] == "remove"
+    assert back["record"]["startup_item_ours"] == []
+
+
+def test_windows_desktop_plan_keeps_the_vendor_item_and_parks_it_on_a_flip_back():
+    """KB how-to: QubeUI creates the DesktopWorker item; its command line is not documented."""
+    vendor = {"artist": dict(WIN_ARTIST["artist"], startup_item=True)}
+    p = modes.plan("desktop", "Windows", "artist", accounts=vendor, startup_target="D:\\qube\\x.exe",
+                   startup_arguments="--flag")
+    assert p["windows"]["users"][0]["startup_action"] == "keep"
+    assert p["record"]["startup_item_ours"] == []
+    assert p["windows"]["shortcut"]["src"] == "D:\\qube\\x.exe" and p["windows"]["shortcut"]["arguments"] == "--flag"
+    back = modes.plan("service", "Windows", "artist", previous=p["record"], accounts=vendor)
+    user = back["windows"]["users"][0]
+    assert user["startup_action"] == "park"
+    assert user["parked_path"] == "C:\\ProgramData\\renderfarm-qube\\parked\\artist\\DesktopWorker.lnk"
+    parked = {"artist": dict(WIN_ARTIST["artist"], parked_item=True)}
+    again = modes.plan("desktop", "Windows", "artist", previous=back["record"], accounts=parked)
+    assert again["windows"]["users"][0]["startup_action"] == "restore"
+    assert again["record"]["startup_item_ours"] == []
+
+
+def test_windows_parked_folder_name_of_a_domain_account():
+    p = modes.plan("service", "Windows", "CORP\\ann",
+                   accounts={"CORP\\ann": {"home": "C:\\Users\\ann", "startup_item": True}})
+    assert p["windows"]["users"][0]["parked_path"] == (
+        "C:\\ProgramData\\renderfarm-qube\\parked\\CORP_ann\\DesktopWorker.lnk")
+
+
+FIVE = ["SeTcbPrivilege", "SeIncreaseQuotaPrivilege", "SeDebugPrivilege", "SeImpersonatePrivilege",
+        "SeAssignPrimaryTokenPrivilege"]
+
+
+def _grants(rights, action):
+    return sorted((r["right"], r["principal"]) for r in rights if r["action"] == action)
+
+
+def test_windows_rights_localsystem_grants_nothing_and_takes_back_old_over_grants():
+    """LocalSystem holds the five rights; nothing to Administrators/NETWORK SERVICE, no SeBatchLogonRight."""
+    for account in ("", "LocalSystem", "NT AUTHORITY\\SYSTEM"):
+        rights = modes.windows_rights(account)
+        assert _grants(rights, "add") == []
+        assert _grants(rights, "remove") == [("SeAssignPrimaryTokenPrivilege", "Administrators"),
+                                             ("SeTcbPrivilege", "Administrators"),
+                                             ("SeTcbPrivilege", "NETWORK SERVICE")]
+    assert all(r["right"] != "SeBatchLogonRight" for r in modes.windows_rights(""))
+
+
+def test_windows_rights_named_account_gets_the_five_and_the_groups_the_three():
+    rights = mode_filters.qube_mode_windows_rights("CORP\\qubesvc", "service")
+    added = _grants(rights, "add")
+    assert sorted(r for r, p in added if p == "CORP\\qubesvc") == sorted(FIVE)
+    for group in ("Administrators", "NETWORK SERVICE"):
+        assert sorted(r for r, p in added if p == group) == sorted(
+            ["SeAssignPrimaryTokenPrivilege", "SeTcbPrivilege", "SeIncreaseQuotaPrivilege"])
+    assert _grants(rights, "remove") == []
+    assert all(r["right"] != "SeBatchLogonRight" for r in rights)
+    assert mode_filters.qube_mode_windows_service_groups("CORP\\qubesvc", "service") == ["Administrators"]
+    assert mode_filters.qube_mode_windows_service_groups("", "service") == []
+    # A Desktop User worker needs none of them (Service+Mode+Windows+User+Rights+Assignment.md).
+    assert _grants(modes.windows_rights("CORP\\qubesvc", "desktop"), "add") == []
+    assert modes.windows_service_groups("CORP\\qubesvc", "desktop") == []
+
+
+def test_windows_service_account_needs_a_vaulted_password_and_windows():
+    assert modes.validate("win1", "service", "Windows", service_account="CORP\\svc") == [
+        "host win1: qube_windows_service_account is 'CORP\\\\svc' but qube_windows_service_password is "
+        "not set; the service cannot log on without it."]
+    assert "must come from Ansible Vault" in modes.validate(
+        "win1", "service", "Windows", service_account="CORP\\svc", service_password_set=True)[0]
+    assert modes.validate("win1", "service", "Windows", service_account="CORP\\svc",
+                          service_password_set=True, service_password_vaulted=True) == []
+    assert modes.validate("w1", "service", "Linux", service_account="svc", service_password_set=True,
+                          service_password_vaulted=True) == [
+        "host w1: qube_windows_service_account is only used on Windows (POSIX workers run as root in "
+        "service mode)."]
 
 
 # --- errors, install, filters ----------------------------------------------------------------
@@ -293,7 +468,9 @@ def test_accounts_filter_reads_getent():
 def test_filters_are_registered():
     names = set(mode_filters.FilterModule().filters())
     assert names == {"qube_mode_plan", "qube_mode_errors", "qube_mode_install_needed",
-                     "qube_mode_accounts", "qube_mode_dscl_accounts"}
+                     "qube_mode_accounts", "qube_mode_dscl_accounts", "qube_mode_launchd_disabled",
+                     "qube_mode_is_ours", "qube_mode_agent_action", "qube_mode_windows_rights",
+                     "qube_mode_windows_service_groups", "qube_conf_has_active_key"}
 
 
 def test_dscl_accounts_filter():

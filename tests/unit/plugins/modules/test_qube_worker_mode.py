@@ -132,6 +132,7 @@ def test_system_unit_follows_the_plan(tmp_path, monkeypatch, mode, previous, ena
         linux[key]["path"] = str(tmp_path) + linux[key]["path"]
     linux["system_dropin"]["dir"] = str(tmp_path) + linux["system_dropin"]["dir"]
     linux["user_unit_link"]["src"] = linux["user_unit"]["path"]
+    linux["desktop_dir"].update(path=str(tmp_path / "spool" / "desktop"), parent=str(tmp_path / "spool"))
     for user in linux["users"]:
         user["exists"] = False  # no user manager or autostart in this test
     module = Module()
@@ -139,6 +140,10 @@ def test_system_unit_follows_the_plan(tmp_path, monkeypatch, mode, previous, ena
     qwm.apply_linux(app, linux, str(tmp_path / "state" / "worker_mode.json"), plan["record"])
     unit_actions = [a for a in app.actions if a.split()[0] in ("enable", "disable", "start", "stop")]
     assert unit_actions == expect
+    # Desktop mode: the desktop worker's folder exists before anything could start the worker.
+    assert (tmp_path / "spool" / "desktop").is_dir() is (mode == "desktop")
+    if mode == "desktop":
+        assert app.actions.index("create folder %s" % (tmp_path / "spool" / "desktop")) < app.actions.index("stop worker")
     assert json.loads((tmp_path / "state" / "worker_mode.json").read_text())["mode"] == mode
     assert oct(os.stat(str(tmp_path / "state")).st_mode & 0o7777) == "0o700"
 
@@ -171,8 +176,15 @@ class PackageHost(FakeModule):
 ])
 def test_install_check_reads_dpkg(installed, check, needed):
     module = PackageHost(installed)
-    assert qwm.install_needed(module, check) is needed
+    assert qwm.install_needed(module, check) == (needed, bool(installed))
     assert all(argv[:2] == ["/usr/bin/dpkg-query", "-W"] for argv in module.commands)
+
+
+def test_install_check_tells_a_fresh_install_from_an_upgrade():
+    """qube_worker_installed_this_run: only a host that had none of the worker packages is fresh."""
+    check = {"version": "", "packages": [], "package_files": ["qube-standin_8.0.0~standin1_all.deb"]}
+    assert qwm.install_needed(PackageHost({}), check) == (True, False)            # fresh
+    assert qwm.install_needed(PackageHost({"qube-standin": "7.9"}), check) == (True, True)   # upgrade
 
 
 def test_half_installed_package_is_not_installed():
@@ -181,7 +193,114 @@ def test_half_installed_package_is_not_installed():
             return 0, "deinstall ok config-files|8.0.0~standin1\n", ""
 
     check = {"version": "", "packages": [], "package_files": ["qube-standin_8.0.0~standin1_all.deb"]}
-    assert qwm.install_needed(HalfInstalled({}), check) is True
+    assert qwm.install_needed(HalfInstalled({}), check) == (True, False)
+
+
+# --- the desktop worker's own folder (CPR worker_logfile, worker_journal_location, worker_pidfile) --
+
+@pytest.fixture(autouse=True)
+def _parents_inside_tmp(tmp_path, monkeypatch):
+    """pytest's own temporary folders are 0700: look at parents only up to tmp_path."""
+    os.chmod(str(tmp_path), 0o755)
+    real = getattr(qwm, "_parents", None)
+    if real is not None:
+        monkeypatch.setattr(qwm, "_parents", lambda path: [p for p in real(path) if p.startswith(str(tmp_path))])
+
+
+def _desktop_dir(path, uid=UID, gid=GID, state="present"):
+    return {"path": str(path), "parent": os.path.dirname(str(path)), "mode": 0o755, "state": state,
+            "user": "artist", "uid": uid, "gid": gid}
+
+
+def test_desktop_dir_created_for_the_desktop_user_with_root_parents(tmp_path):
+    folder = tmp_path / "spool" / "qube" / "desktop"
+    app = qwm.Applier(FakeModule())
+    assert qwm.apply_desktop_dir(app, _desktop_dir(folder), "w1") is True
+    assert folder.is_dir() and oct(os.stat(str(folder)).st_mode & 0o7777) == "0o755"
+    assert os.stat(str(folder)).st_uid == UID
+    assert oct(os.stat(str(folder.parent)).st_mode & 0o7777) == "0o755"
+    assert app.actions == ["create folder %s" % folder.parent.parent, "create folder %s" % folder.parent,
+                           "create folder %s" % folder]
+    again = qwm.Applier(FakeModule())
+    assert qwm.apply_desktop_dir(again, _desktop_dir(folder), "w1") is False and again.actions == []
+
+
+def test_desktop_dir_left_alone_in_service_mode(tmp_path):
+    folder = tmp_path / "desktop"
+    app = qwm.Applier(FakeModule())
+    assert qwm.apply_desktop_dir(app, _desktop_dir(folder, state="kept"), "w1") is False
+    assert not folder.exists() and app.actions == []
+
+
+def test_desktop_dir_check_mode_creates_nothing(tmp_path):
+    folder = tmp_path / "a" / "desktop"
+    app = qwm.Applier(FakeModule(check=True))
+    assert qwm.apply_desktop_dir(app, _desktop_dir(folder), "w1") is True
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_desktop_dir_fixes_mode_and_refuses_a_link(tmp_path):
+    folder = tmp_path / "desktop"
+    folder.mkdir(mode=0o700)
+    os.chmod(str(folder), 0o700)
+    app = qwm.Applier(FakeModule())
+    assert qwm.apply_desktop_dir(app, _desktop_dir(folder), "w1") is True
+    assert oct(os.stat(str(folder)).st_mode & 0o7777) == "0o755"
+    link = tmp_path / "link"
+    os.symlink(str(folder), str(link))
+    with pytest.raises(AssertionError) as failed:
+        qwm.apply_desktop_dir(qwm.Applier(FakeModule()), _desktop_dir(link), "w1")
+    assert "qube_desktop_worker_dir %s exists and is not a folder" % link in str(failed.value)
+
+
+def test_desktop_dir_parent_others_cannot_enter_fails_the_host(tmp_path):
+    parent = tmp_path / "locked"
+    parent.mkdir()
+    os.chmod(str(parent), 0o750)
+    with pytest.raises(AssertionError) as failed:
+        qwm.apply_desktop_dir(qwm.Applier(FakeModule()), _desktop_dir(parent / "desktop"), "w1")
+    assert "host w1: %s (a parent of qube_desktop_worker_dir" % parent in str(failed.value)
+    assert not (parent / "desktop").exists()
+
+
+def test_desktop_dir_without_uid_fails_naming_the_user(tmp_path):
+    with pytest.raises(AssertionError) as failed:
+        qwm.apply_desktop_dir(qwm.Applier(FakeModule()), _desktop_dir(tmp_path / "d", uid=None), "w1")
+    assert "qube_desktop_user 'artist' has no uid" in str(failed.value)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+def test_hand_over_walks_without_following_links(tmp_path):
+    """A new desktop user gets the old one's log, journal and job logs; a link is never followed."""
+    folder = tmp_path / "desktop"
+    (folder / "job" / "12").mkdir(parents=True)
+    (folder / "workerlog").write_text("old\n")
+    outside = tmp_path / "outside"
+    outside.write_text("root's\n")
+    os.symlink(str(outside), str(folder / "evil"))
+    app = qwm.Applier(FakeModule())
+    assert app.hand_over(str(folder), 4242, 4243) is True
+    for path in (folder / "job", folder / "job" / "12", folder / "workerlog", folder / "evil"):
+        st = os.lstat(str(path))
+        assert (st.st_uid, st.st_gid) == (4242, 4243), path
+    assert os.stat(str(outside)).st_uid == UID           # the link's target is not handed over
+    assert os.stat(str(folder)).st_uid == UID            # the folder itself: apply_desktop_dir, last
+    assert app.actions == ["hand the contents of %s to uid 4242" % folder]
+    assert qwm.Applier(FakeModule()).hand_over(str(folder), 4242, 4243) is False
+    check = qwm.Applier(FakeModule(check=True))
+    assert check.hand_over(str(folder), UID, GID) is True
+    assert os.lstat(str(folder / "workerlog")).st_uid == 4242   # check mode changed nothing
+
+
+def test_desktop_dir_owned_by_someone_else_is_handed_over(tmp_path, monkeypatch):
+    folder = tmp_path / "desktop"
+    folder.mkdir()
+    handed = []
+    monkeypatch.setattr(qwm.Applier, "hand_over", lambda self, path, uid, gid: handed.append((path, uid)) or True)
+    monkeypatch.setattr(qwm.os, "chown", lambda *a, **k: None)
+    app = qwm.Applier(FakeModule())
+    assert qwm.apply_desktop_dir(app, _desktop_dir(folder, uid=UID + 7), "w1") is True
+    assert handed == [(str(folder), UID + 7)]
 
 
 def test_restart_marker_is_written_with_its_folder(tmp_path):
