@@ -412,6 +412,20 @@ def _host(name, hostvars):
               "section_ok": bool(SECTION_NAME_RE.match(section)) and section not in RESERVED_SECTIONS}
     for key, value in values.items():
         result[_placement(key, variables, name, errors, os_name, forced_local)][key] = value
+    # A key written locally while a template of the host sets it in qbwrk.conf: with the default
+    # worker_lookup (local,supervisor) the supervisor's value wins (CPR worker_lookup.md), so the
+    # local one would be a contradiction that the read-back reports as drift. Refuse it here.
+    lookup = values.get("worker_lookup", ["local", "supervisor"])
+    central_wins = "supervisor" in lookup and lookup.index("supervisor") > (lookup.index("local") if "local" in lookup else -1)
+    for template in templates:
+        overlap = sorted(key for key in (defined.get(template) or {}) if key in result["local"]
+                         and not local_only_reason(key)) if isinstance(defined, dict) else []
+        if overlap and central_wins:
+            errors.append("%s: %s placed in the local qb.conf, but template %r (qube_worker_templates) sets %s in "
+                          "qbwrk.conf, which wins with worker_lookup local,supervisor. Remove %s from the template, "
+                          "or place it central for this host." % (name, ", ".join(overlap), template,
+                                                                  "it" if len(overlap) == 1 else "them",
+                                                                  "it" if len(overlap) == 1 else "them"))
     result["remove_local"] = sorted(result["central"])
     result["remove_local_values"] = remove_values
     return result, errors

@@ -240,3 +240,17 @@ def test_section_names_matter_only_for_hosts_that_need_a_section():
     templated = {"render-01": dict(base, qube_worker_templates=["gpu"], qube_templates={"gpu": {"worker_groups": "gpu"}}),
                  "render02": dict(base, qube_templates={"gpu": {"worker_groups": "gpu"}})}
     assert any(error.startswith("render-01: the qbwrk.conf section name") for error in validate_farm(templated))
+
+
+def test_a_local_key_that_a_template_of_the_host_sets_centrally_is_refused():
+    """No contradictory output: with worker_lookup local,supervisor the template's value would win."""
+    templates = {"gpu": {"worker_cpus": 8, "worker_groups": "gpu"}}
+    errors = validate_host("w1", {"qube_templates": templates, "qube_worker_templates": ["gpu"],
+                                  "qube_worker_cpus": 2, "qube_config_placement_overrides": {"worker_cpus": "local"}})
+    assert errors == ["w1: worker_cpus placed in the local qb.conf, but template 'gpu' (qube_worker_templates) sets "
+                      "it in qbwrk.conf, which wins with worker_lookup local,supervisor. Remove it from the "
+                      "template, or place it central for this host."]
+    # Local wins when the host says so (worker_lookup supervisor,local): no contradiction.
+    assert validate_host("w1", {"qube_templates": templates, "qube_worker_templates": ["gpu"], "qube_worker_cpus": 2,
+                                "qube_worker_lookup": ["supervisor", "local"],
+                                "qube_config_placement_overrides": {"worker_cpus": "local"}}) == []
