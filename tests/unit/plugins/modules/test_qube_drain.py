@@ -127,7 +127,9 @@ def test_lock_not_shown_after_qblock_fails_at_once_and_releases(monkeypatch, mar
 
 
 def test_lock_field_the_reader_does_not_know_never_locks(monkeypatch, marker, clock):
-    layout = lambda name, h: "<host><name>%s</name><lockstate>off</lockstate><jobs_running>0</jobs_running></host>" % name
+    def layout(name, _host):
+        return "<host><name>%s</name><lockstate>off</lockstate><jobs_running>0</jobs_running></host>" % name
+
     sup = Supervisor({"w1": {"locked": False, "jobs": 0}}, layout=layout)
     result = run(sup, monkeypatch, marker, expect=AnsibleFailJson)
     assert "no readable lock field" in result["msg"] and "fields seen: jobs_running, lockstate, name" in result["msg"]
