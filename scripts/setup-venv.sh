@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Create (or refresh) the project's virtualenv from the pinned requirements.txt.
-# Idempotent: reinstalls only when requirements.txt changed since the last run.
+# Create (or refresh) the project's virtualenv from the pinned requirements.txt (the collection's
+# runtime libraries) and requirements-dev.txt (development and test tools).
+# Idempotent: reinstalls only when one of the two files changed since the last run.
 set -euo pipefail
 venv=${1:-.venv}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 stamp="$venv/.requirements.sha256"
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
   exit 0
 fi
@@ -15,7 +16,7 @@ if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
 fi
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
-"$venv/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+"$venv/bin/pip" install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 # The collection under test is found by ansible through this symlink (see ansible.cfg).
 mkdir -p .cache/collections/ansible_collections/renderfarm
 ln -sfn "$here" .cache/collections/ansible_collections/renderfarm/qube
