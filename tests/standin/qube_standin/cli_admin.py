@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from . import BANNER, VERSION, qbwrk
+from . import BANNER, VERSION, flags, qbwrk
 from .client import CliError, call, require_admin
-from .confsyntax import ConfigSyntaxError, format_value
+from .confsyntax import ConfigSyntaxError, format_value, parse_flat, parse_lines
 
 
 def _print_config(name: str | None, config: dict[str, str]) -> None:
@@ -58,14 +59,36 @@ def qbadmin(argv: list[str]) -> int:
     return 1 if failed else 0
 
 
+def _check_qb_conf(path: str, text: str) -> int:
+    """A qb.conf (no [sections]): syntax, flag lists and policy; print the settings."""
+    conf = parse_flat(path, text)
+    lines = {entry.key: entry.line for kind, entry in parse_lines(path, text) if kind == "entry"}
+    for key in sorted(conf, key=lambda k: lines[k]):
+        try:
+            flags.check_conf({key: conf[key]})
+        except flags.FlagError as error:
+            print(f"{path}:{lines[key]}: {error}", file=sys.stderr)
+            return 1
+    _print_config(None, conf)
+    return 0
+
+
 def qbconfigfile(argv: list[str]) -> int:
-    """``qbconfigfile <file>`` (CLI/qbconfigfile.md: no other option): validate a qbwrk.conf
-    and print the expanded config of every special section and named host."""
+    """``qbconfigfile <file>`` (CLI/qbconfigfile.md: no other option), a syntax checker "for the
+    various Qube configuration files": a file with ``[sections]`` is read as a qbwrk.conf and the
+    expanded config of every special section and named host printed; a file without, unless its
+    name contains "qbwrk", is a qb.conf, whose flag lists and ``supervisor_host_policy`` are checked
+    too (how the product tells them apart is not documented: the stand-in's choice)."""
     p = _parser("qbconfigfile", "Syntax-check a Qube! configuration file")
     p.add_argument("file")
     args = p.parse_args(argv)
     try:
-        config = qbwrk.load(args.file)
+        with open(args.file, encoding="utf-8") as handle:
+            text = handle.read()
+        has_sections = any(kind == "header" for kind, _ in parse_lines(args.file, text))
+        if not has_sections and "qbwrk" not in os.path.basename(args.file):
+            return _check_qb_conf(args.file, text)
+        config = qbwrk.QbwrkConfig(args.file, text)
         for name in ("default",) + qbwrk.OS_SECTIONS:
             if name in config.templates_acc:
                 _print_config(name, config.section_config(name))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import xml.etree.ElementTree as ET
 
-from . import BANNER, VERSION, secret
+from . import BANNER, VERSION, flags, secret
 from .client import CliError, call, invoking_user, read_password, read_password_twice, require_admin
+from .env import host_path, read_qb_conf
 from .store import TERMINAL
 
 
@@ -22,14 +24,30 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
+def _client_conf(prog: str) -> dict[str, str]:
+    """The LOCAL qb.conf only (administrators-guide/configuring-qube/Client+Configuration.md):
+    a client never reads qbwrk.conf nor any worker's effective config."""
+    conf = read_qb_conf()
+    try:
+        flags.check_conf({k: v for k, v in conf.items() if k == "client_job_flags"})
+    except flags.FlagError as error:
+        raise CliError(prog, str(error)) from None
+    return conf
+
+
 def qbsub(argv: list[str]) -> int:
-    """Submit a command-line job; print ``successfully submitted job: <id>``."""
+    """Submit a command-line job; print ``successfully submitted job: <id>``.
+
+    Defaults from the local qb.conf: ``client_priority`` (CPR client_priority.md) and
+    ``client_job_flags`` (CPR client_job_flags.md, default "auto_mount"), added to ``--flags``.
+    """
     p = parser("qbsub", "Submit a cmdline job.")
     p.add_argument("--name", default="")
     p.add_argument("--hosts", default="", help="comma-separated host list")
     p.add_argument("--user", help="submit as this user (admin only)")
     # "-priority 1" (one dash) is how the examples in CLI/qbsub.md spell it.
-    p.add_argument("--priority", "-priority", type=int, default=9999)
+    p.add_argument("--priority", "-priority", type=int)
+    p.add_argument("--flags", default="", help="comma-separated job flags (CLI/qbsub.md)")
     p.add_argument("--waiton", action="store_true", help="block until the job finishes")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
@@ -37,9 +55,18 @@ def qbsub(argv: list[str]) -> int:
         p.error("a command is required")
     if args.user:
         require_admin("qbsub", "--user")
+    conf = _client_conf("qbsub")
+    try:
+        wanted = flags.job_flags("--flags", args.flags)
+        wanted += flags.job_flags("client_job_flags", flags.setting(conf, "client_job_flags"))
+        priority = args.priority if args.priority is not None else (
+            int(conf["client_priority"]) if conf.get("client_priority", "").strip() else None)
+    except (flags.FlagError, ValueError) as error:
+        raise CliError("qbsub", str(error)) from None
     command = " ".join(args.command)
     answer = call("qbsub", {"op": "submit", "name": args.name or command.split()[0], "command": command,
-                            "user": args.user or invoking_user(), "priority": args.priority,
+                            "user": args.user or invoking_user(), "priority": priority,
+                            "flags": [f for f in flags.JOB_FLAGS if f in wanted],
                             "hosts": [h for h in args.hosts.split(",") if h]})
     print(f"successfully submitted job: {answer['id']}", flush=True)
     if not args.waiton:
@@ -68,10 +95,33 @@ def _job(prog: str, spec: str) -> dict:
 
 
 def qbout(argv: list[str], stream: str = "stdout", prog: str = "qbout") -> int:
-    """Print a job's stdout (``qbout``) or stderr (``qberr``) as stored after it ran."""
+    """Print a job's stdout (``qbout``) or stderr (``qberr``).
+
+    With ``client_logpath`` in the LOCAL qb.conf naming a folder (CPR client_logpath.md), the log
+    is read from ``<client_logpath>/job/<id//1000*1000>/<id>/<id>_<sub>.out|.err``; otherwise the
+    supervisor sends what the worker reported when the job ended.
+    """
     p = parser(prog, f"Print a job's {stream} (subjob 0 only).")
     p.add_argument("job", help="JOBID or JOBID.SUBID")
-    job = _job(prog, p.parse_args(argv).job)
+    spec = p.parse_args(argv).job
+    try:
+        job_id, _, sub = spec.partition(".")
+        job_id, sub_id = int(job_id), int(sub or 0)
+    except ValueError:
+        raise CliError(prog, f"bad job id {spec!r}") from None
+    logpath = _client_conf(prog).get("client_logpath", "").strip()
+    if logpath and os.path.isdir(host_path(logpath)):
+        folder = os.path.join(host_path(logpath), "job", str(job_id // 1000 * 1000), str(job_id))
+        path = os.path.join(folder, f"{job_id}_{sub_id}.{'out' if stream == 'stdout' else 'err'}")
+        try:
+            with open(path, errors="replace") as handle:
+                sys.stdout.write(handle.read())
+        except OSError as error:
+            raise CliError(prog, f"cannot read {path} (client_logpath): {error.strerror or error}") from None
+        return 0
+    if sub_id != 0:
+        raise CliError(prog, f"no such subjob: {job_id}.{sub_id} (the stand-in runs subjob 0 only)")
+    job = _job(prog, str(job_id))
     sys.stdout.write(job.get(stream) or "")
     return 0
 
@@ -87,14 +137,21 @@ def _xml(root: ET.Element) -> None:
 
 
 def qbjobs(argv: list[str]) -> int:
-    """List jobs: table, ``--status`` (``<id> <status>`` lines) or ``--xml``."""
+    """List jobs: table, ``--status`` (``<id> <status>`` lines) or ``--xml``.
+
+    CLI/qbjobs.md: with no job id (or the wild card ``0``) only the current user's jobs.
+    """
     p = parser("qbjobs", "List jobs.")
     p.add_argument("ids", nargs="*", type=int)
     p.add_argument("--status", action="store_true", help="print '<id> <status>' lines")
     p.add_argument("--xml", action="store_true")
     args = p.parse_args(argv)
-    jobs = call("qbjobs", {"op": "jobs", "ids": args.ids})["jobs"]
-    if args.ids and not jobs:
+    ids = [i for i in args.ids if i != 0]
+    jobs = call("qbjobs", {"op": "jobs", "ids": ids})["jobs"]
+    if not ids:
+        me = invoking_user()
+        jobs = [j for j in jobs if j["user"] == me]
+    elif not jobs:
         raise CliError("qbjobs", "no such job(s)")
     if args.xml:
         root = ET.Element("jobs")
@@ -103,6 +160,7 @@ def qbjobs(argv: list[str]) -> int:
             for key in ("id", "name", "user", "status", "host", "priority", "exitcode", "command"):
                 ET.SubElement(node, key).text = "" if job.get(key) is None else str(job[key])
             ET.SubElement(node, "hosts").text = ",".join(job.get("hosts") or [])
+            ET.SubElement(node, "flags").text = ",".join(job.get("flags") or [])
         _xml(root)
     elif args.status:
         for job in jobs:

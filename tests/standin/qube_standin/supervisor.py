@@ -1,18 +1,21 @@
 """STAND-IN supervisor daemon (not PipelineFX Qube!).
 
 Listens on 0.0.0.0:50001 (JSON lines, see wire.py), reads its own qb.conf for
-``supervisor_worker_configfile`` (default /etc/qbwrk.conf), serves each worker its
-central config, keeps the worker registry, stores jobs, dispatches them and honours locks.
+``supervisor_worker_configfile`` (default /etc/qbwrk.conf), ``supervisor_host_policy``,
+``supervisor_flags`` and ``supervisor_job_flags``, serves each worker its central config,
+keeps the worker registry, stores jobs, dispatches them and honours locks.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
+import sys
 import threading
 import time
 
-from . import BANNER, qbwrk, secret
+from . import BANNER, flags, qbwrk, secret
 from .confsyntax import ConfigSyntaxError
 from .env import host_path, read_qb_conf, supervisor_port
 from .store import TERMINAL, Store
@@ -20,6 +23,7 @@ from .wire import JsonServer, WireError, request
 
 LOG = logging.getLogger("supervisor")
 HEARTBEAT_GRACE = float(os.environ.get("QB_STANDIN_HEARTBEAT", "10")) * 3
+WORKER_CONFIGFILE = "/etc/qbwrk.conf"
 
 
 class Supervisor:
@@ -29,14 +33,38 @@ class Supervisor:
         self.store = Store()
         self.central: qbwrk.QbwrkConfig | None = None
         self.central_error = ""
-        self.reread()
+        self.central_path = WORKER_CONFIGFILE
+        self.policy = "open"
+        self.supervisor_flags: list[str] = []
+        self.job_flags: list[str] = []
+        self.addresses: set[str] | None = None
+        self.refusals: set[tuple[str, str]] = set()
+        error = self.apply_qb_conf()
+        if error:
+            raise SystemExit(f"supervisor: {error}")
+        self.load_central()
 
     # ---- configuration ---------------------------------------------------------------
 
-    def reread(self) -> str:
-        """Re-read qb.conf and qbwrk.conf; keep the old central config on error."""
-        conf = read_qb_conf()
-        path = host_path(conf.get("supervisor_worker_configfile", "/etc/qbwrk.conf"))
+    def apply_qb_conf(self) -> str:
+        """Read the supervisor's qb.conf; '' or the error (then nothing of it is applied)."""
+        try:
+            conf = read_qb_conf()
+            flags.check_conf(conf)
+            policy = flags.host_policy(flags.setting(conf, "supervisor_host_policy"))
+            supervisor_flags = flags.parse_list("supervisor_flags", flags.setting(conf, "supervisor_flags"),
+                                                flags.SUPERVISOR_FLAGS)
+            job_flags = flags.job_flags("supervisor_job_flags", flags.setting(conf, "supervisor_job_flags"))
+        except (ConfigSyntaxError, flags.FlagError, OSError) as error:
+            LOG.error("qb.conf not applied: %s", error)
+            return str(error)
+        self.policy, self.supervisor_flags, self.job_flags = policy, supervisor_flags, job_flags
+        self.central_path = conf.get("supervisor_worker_configfile", WORKER_CONFIGFILE)
+        return ""
+
+    def load_central(self) -> str:
+        """Load ``supervisor_worker_configfile``; keep the old central config on error."""
+        path = host_path(self.central_path)
         try:
             self.central = qbwrk.load(path)
             self.central_error = ""
@@ -44,13 +72,70 @@ class Supervisor:
         except FileNotFoundError:
             self.central, self.central_error = None, ""
             LOG.info("no central worker config at %s", path)
-        except (ConfigSyntaxError, OSError) as error:
+        except (ConfigSyntaxError, OSError, ValueError) as error:
             self.central_error = str(error)
             LOG.error("central worker config not loaded: %s", error)
+        self.addresses, self.refusals = None, set()
         return self.central_error
+
+    def reread(self) -> str:
+        """Re-read qb.conf, then the worker config file it names."""
+        return self.apply_qb_conf() or self.load_central()
 
     def central_for(self, name: str, os_name: str) -> dict[str, str]:
         return self.central.host_config(name, os_name) if self.central else {}
+
+    # ---- supervisor_host_policy ------------------------------------------------------
+
+    def _host_sections(self) -> list[qbwrk.Section]:
+        """Sections that name workers (not templates, not [default]/[linux]/...)."""
+        if self.central is None:
+            return []
+        return [s for s in self.central.sections
+                if s.name not in qbwrk.SPECIAL_SECTIONS and s.name not in self.central.used_as_template]
+
+    def _named_addresses(self) -> set[str]:
+        """IP addresses of the host names in the worker config file (non_existent ones skipped)."""
+        if self.addresses is None:
+            skip = []
+            if self.central is not None:
+                names = self.central.global_config.get("non_existent", "")
+                skip = [qbwrk.HostPattern.parse(n.strip()) for n in names.split(",") if n.strip()]
+            self.addresses = set()
+            for section in self._host_sections():
+                for host in section.pattern.hosts():
+                    if any(p.matches(host) for p in skip):
+                        continue
+                    try:
+                        self.addresses.update(socket.gethostbyname_ex(host)[2])
+                    except OSError:
+                        pass
+        return self.addresses
+
+    def admission(self, name: str, peer: str) -> str:
+        """'' when ``supervisor_host_policy`` lets the worker join, else why not."""
+        if self.policy == "open":
+            return ""
+        by_name = any(s.pattern.matches(name) for s in self._host_sections())
+        if self.policy == "restrictedbyname" and by_name:
+            return ""
+        by_address = peer in self._named_addresses() if self.policy != "restrictedbyname" else False
+        if by_address or (self.policy == "restricted" and by_name):
+            return ""
+        what = {"restricted": f"neither its name {name!r} nor its address {peer}",
+                "restrictedbyname": f"its name {name!r}",
+                "restrictedbyaddress": f"its address {peer}"}[self.policy]
+        return (f"worker {name} refused: supervisor_host_policy = {self.policy} and {what} "
+                f"is not in {self.central_path}")
+
+    def _refuse(self, name: str, peer: str, reason: str) -> dict:
+        with self.store.lock:
+            if self.store.workers.pop(name, None) is not None:
+                self.store.save_workers()
+        if (name, peer) not in self.refusals:
+            self.refusals.add((name, peer))
+            LOG.warning("%s", reason)
+        return {"ok": False, "error": reason}
 
     # ---- dispatch --------------------------------------------------------------------
 
@@ -63,6 +148,9 @@ class Supervisor:
     # ---- worker-facing ops -----------------------------------------------------------
 
     def op_register(self, msg: dict, peer: str) -> dict:
+        refusal = self.admission(msg["name"], peer)
+        if refusal:
+            return self._refuse(msg["name"], peer, refusal)
         with self.store.lock:
             old = self.store.workers.get(msg["name"], {})
             worker = {k: msg.get(k) for k in ("name", "os", "port", "worker_mode", "owner", "proxy_mode", "slots")}
@@ -91,6 +179,9 @@ class Supervisor:
         return {"ok": True}
 
     def op_get_config(self, msg: dict, peer: str) -> dict:
+        refusal = self.admission(msg["name"], peer)
+        if refusal:
+            return self._refuse(msg["name"], peer, refusal)
         return {"ok": True, "config": self.central_for(msg["name"], msg.get("os", "linux"))}
 
     def op_job_done(self, msg: dict, peer: str) -> dict:
@@ -105,11 +196,25 @@ class Supervisor:
     # ---- client-facing ops -----------------------------------------------------------
 
     def op_submit(self, msg: dict, peer: str) -> dict:
-        fields = {k: msg.get(k) for k in ("name", "user", "command", "hosts", "priority")}
-        fields["submitted"] = time.time()
+        """Store a job; ``supervisor_job_flags`` added unless it has ``no_defaults``."""
+        try:
+            wanted = flags.job_flags("flags", ",".join(msg.get("flags") or []))
+        except flags.FlagError as error:
+            return {"ok": False, "error": str(error)}
+        if "enforce_password" in self.supervisor_flags and not self._has_password(msg["user"]):
+            return {"ok": False, "error": f"user {msg['user']!r} has no password registered with qblogin "
+                                          "and supervisor_flags includes enforce_password"}
+        if "no_defaults" not in wanted:
+            wanted = [f for f in flags.JOB_FLAGS if f in wanted or f in self.job_flags]
+        fields = {k: msg.get(k) for k in ("name", "user", "command", "hosts")}
+        fields.update(flags=wanted, priority=9999 if msg.get("priority") is None else msg["priority"], submitted=time.time())
         job = self.store.new_job(fields)
         LOG.info("job %s submitted by %s", job["id"], job["user"])
         return {"ok": True, "id": job["id"]}
+
+    def _has_password(self, user: str) -> bool:
+        """A qblogin registration for ``user`` (bare or ``DOMAIN\\user``)."""
+        return any(account == user or account.endswith("\\" + user) for account in self.store.passwords())
 
     def op_jobs(self, msg: dict, peer: str) -> dict:
         ids = set(msg.get("ids") or [])
@@ -253,7 +358,11 @@ def main() -> int:
     os.makedirs(os.path.dirname(logfile), exist_ok=True)
     logging.basicConfig(filename=logfile, level=logging.INFO,
                         format="%(asctime)s supervisor[%(process)d]: %(message)s")
-    supervisor = Supervisor()
+    try:
+        supervisor = Supervisor()
+    except SystemExit as error:
+        print(error, file=sys.stderr)
+        return 1
     bind = os.environ.get("QB_STANDIN_SUPERVISOR_BIND", "0.0.0.0")
     port = supervisor_port(read_qb_conf())
     server = JsonServer((bind, port), supervisor.dispatch)

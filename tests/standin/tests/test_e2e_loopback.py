@@ -59,20 +59,34 @@ def panic_lines(text):
 class Farm:
     """A supervisor and its workers on 127.0.0.1 under one temporary root."""
 
-    def __init__(self, root, proxy_user):
+    def __init__(self, root, proxy_user, qb_extra=""):
         self.root, self.processes = root, []
         self.sup_port, self.port = free_port(), free_port()
-        (root / "etc").mkdir()
+        (root / "etc").mkdir(parents=True)
         install_product_folders(root)
         self.write_qbwrk(f"[default]\nproxy_account = {proxy_user}\nworker_cpus = 2\n")
-        (root / "etc/qb.conf").write_text(
-            f"qb_supervisor = 127.0.0.1\nsupervisor_port = {self.sup_port}\n"
-            f"worker_port = {self.port}\nworker_address = 127.0.0.1\n")
+        self.base_qb = (f"qb_supervisor = 127.0.0.1\nsupervisor_port = {self.sup_port}\n"
+                        f"worker_port = {self.port}\nworker_address = 127.0.0.1\n")
+        self.write_qb_conf(qb_extra)
         self.env = dict(os.environ, QB_STANDIN_ROOT=str(root), QB_STANDIN_HOSTNAME="w1",
                         QB_STANDIN_SUPERVISOR_BIND="127.0.0.1", QB_STANDIN_HEARTBEAT="1")
 
     def write_qbwrk(self, text):
         (self.root / "etc/qbwrk.conf").write_text(text)
+
+    def write_qb_conf(self, extra=""):
+        """The farm's qb.conf: what the supervisor, worker w1 and the clients here read."""
+        (self.root / "etc/qb.conf").write_text(self.base_qb + extra)
+
+    def worker_root(self, parent, name, extra=""):
+        """Another worker host's root: its own qb.conf (port), product folders and proxy program."""
+        root = parent / name
+        (root / "etc").mkdir(parents=True)
+        install_product_folders(root)
+        (root / "etc/qb.conf").write_text(
+            f"qb_supervisor = 127.0.0.1\nsupervisor_port = {self.sup_port}\nworker_port = {free_port()}\n"
+            "worker_address = 127.0.0.1\n" + extra)
+        return root
 
     def start(self, command, user=None, **env):
         process = subprocess.Popen([PYTHON, LAUNCHER, command], env=dict(self.env, **env),
@@ -334,3 +348,148 @@ def test_service_worker_boot_diagnostics_panic(farm, tmp_path):
     assert f"worker_journal_location {tmp_path}/nodir/worker.jnl" in panic[0]
     worker.terminate()
     worker.wait(10)
+
+
+# ---- what the supervisor reads from its qb.conf; what clients read ------------------------
+
+
+def job_xml(farm, job_id, env=None):
+    out = farm.run("qbjobs", "--xml", str(job_id), **(env or {})).stdout
+    node = ET.fromstring(out.split("\n", 1)[1]).find("job")
+    return {c.tag: c.text or "" for c in node}
+
+
+def test_qbjobs_without_ids_lists_only_the_callers_jobs(farm, users):
+    mine = farm.submit("--hosts", "nosuchworker", "true")
+    theirs = farm.submit("--user", users[1], "--hosts", "nosuchworker", "true")
+    listed = [int(line.split()[0]) for line in farm.run("qbjobs", "--status").stdout.splitlines()]
+    assert mine in listed and theirs not in listed
+    assert [int(line.split()[0]) for line in farm.run("qbjobs", "--status", "0").stdout.splitlines()] == listed
+    assert farm.run("qbjobs", "--status", str(theirs)).stdout.split() == [str(theirs), "pending"]
+
+
+def test_clients_read_only_their_local_qb_conf(farm, users, tmp_path):
+    """client_* keys in qbwrk.conf reach the worker's config but no client (Client+Configuration.md)."""
+    farm.write_qbwrk(f"[default]\nproxy_account = {users[0]}\nworker_cpus = 2\nclient_priority = 7\n"
+                     "client_job_flags = grid\nclient_logpath = /logs\n")
+    farm.run("qbadmin", "worker", "--reconfigure")
+    assert "client_priority = 7" in farm.run("qbadmin", "worker", "--configuration", "w1").stdout
+    client = tmp_path / "client"
+    (client / "etc").mkdir(parents=True)
+    (client / "etc/qb.conf").write_text(f"qb_supervisor = 127.0.0.1\nsupervisor_port = {farm.sup_port}\n")
+    as_client = {"QB_STANDIN_ROOT": str(client)}
+    job_id = int(farm.run("qbsub", "--hosts", "w1", "--waiton", "echo from-the-worker", **as_client)
+                 .stdout.split(":")[1])
+    job = job_xml(farm, job_id, as_client)
+    assert (job["priority"], job["flags"]) == ("9999", "auto_mount")
+    assert farm.run("qbout", str(job_id), **as_client).stdout == "from-the-worker\n"
+    log = client / f"logs/job/0/{job_id}/{job_id}_0.out"
+    log.parent.mkdir(parents=True)
+    log.write_text("read-from-client_logpath\n")
+    (client / "etc/qb.conf").write_text(f"qb_supervisor = 127.0.0.1\nsupervisor_port = {farm.sup_port}\n"
+                                        "client_priority = 7\nclient_job_flags = grid\nclient_logpath = /logs\n")
+    assert farm.run("qbout", str(job_id), **as_client).stdout == "read-from-client_logpath\n"
+    second = int(farm.run("qbsub", "--hosts", "nosuchworker", "true", **as_client).stdout.split(":")[1])
+    assert (job_xml(farm, second)["priority"], job_xml(farm, second)["flags"]) == ("7", "auto_mount,grid")
+    farm.write_qbwrk(f"[default]\nproxy_account = {users[0]}\nworker_cpus = 2\n")
+    farm.run("qbadmin", "worker", "--reconfigure")
+
+
+def test_supervisor_job_flags_apply_unless_no_defaults(farm):
+    farm.write_qb_conf('client_job_flags = ""\n')
+    plain = farm.submit("--hosts", "nosuchworker", "true")
+    bare = farm.submit("--hosts", "nosuchworker", "--flags", "no_defaults", "true")
+    assert (job_xml(farm, plain)["flags"], job_xml(farm, bare)["flags"]) == ("auto_mount", "no_defaults")
+    farm.write_qb_conf('client_job_flags = ""\nsupervisor_job_flags = "convert_path,auto_wrangling"\n')
+    farm.run("qbadmin", "supervisor", "--reread")
+    grid = farm.submit("--hosts", "nosuchworker", "--flags", "grid", "true")
+    assert job_xml(farm, grid)["flags"] == "auto_wrangling,convert_path,grid"
+    bad = farm.run("qbsub", "--flags", "grid,bogus", "true", check=False)
+    assert bad.returncode == 1 and "unknown flag 'bogus'" in bad.stderr
+    farm.write_qb_conf('supervisor_job_flags = "auto_mount,bogus"\n')
+    reread = farm.run("qbadmin", "supervisor", "--reread", check=False)
+    assert reread.returncode == 1 and "supervisor_job_flags: unknown flag 'bogus'" in reread.stderr
+    checked = farm.run("qbconfigfile", str(farm.root / "etc/qb.conf"), check=False)
+    assert checked.returncode == 1
+    assert checked.stderr.startswith(f"{farm.root}/etc/qb.conf:5: supervisor_job_flags: unknown flag 'bogus'")
+    still = farm.submit("--hosts", "nosuchworker", "true")  # the bad reread changed nothing
+    assert job_xml(farm, still)["flags"] == "auto_mount,auto_wrangling,convert_path"
+    farm.write_qb_conf()
+    farm.run("qbadmin", "supervisor", "--reread")
+
+
+def test_enforce_password_refuses_users_without_a_qblogin_password(farm, users):
+    jobs = farm.root / "var/spool/qube-standin/jobs"
+    farm.write_qb_conf("supervisor_flags = enforce_password,retry_busy\n")
+    farm.run("qbadmin", "supervisor", "--reread")
+    before = sorted(os.listdir(jobs))
+    refused = farm.run("qbsub", "--user", users[0], "--hosts", "w1", "id -un", check=False)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert f"user '{users[0]}' has no password registered with qblogin" in refused.stderr
+    assert "enforce_password" in refused.stderr
+    assert sorted(os.listdir(jobs)) == before
+    farm.run("qblogin", "--user", users[0], stdin=PASSWORD + "\n" + PASSWORD + "\n")
+    farm.submit("--user", users[0], "--hosts", "w1", "--waiton", "id -un")
+    farm.write_qb_conf("supervisor_flags = enforce_pasword\n")
+    typo = farm.run("qbadmin", "supervisor", "--reread", check=False)
+    assert typo.returncode == 1 and "unknown flag 'enforce_pasword'" in typo.stderr
+    farm.write_qb_conf()
+    farm.run("qbadmin", "supervisor", "--reread")
+
+
+@pytest.fixture
+def farm2(users, tmp_path):
+    """A second supervisor (no worker yet) whose qb.conf each test writes."""
+    farm = Farm(tmp_path / "sup2", users[0])
+    yield farm
+    farm.stop()
+
+
+def test_supervisor_worker_configfile_names_the_qbwrk_conf(farm2, users, tmp_path):
+    farm2.write_qbwrk("[default]\nworker_description = from-etc-qbwrk\n")
+    (farm2.root / "etc/myqbworkers.conf").write_text(
+        f"[default]\nproxy_account = {users[0]}\nworker_description = from-myqbworkers\n")
+    farm2.write_qb_conf("supervisor_worker_configfile = /etc/myqbworkers.conf\n")
+    farm2.start("supervisor")
+    farm2.start("worker", QB_STANDIN_ROOT=str(farm2.worker_root(tmp_path, "w5")), QB_STANDIN_HOSTNAME="w5")
+    wait_for(lambda: farm2.hosts().get("w5", {}).get("state") == "active", what="worker w5 active")
+    config = farm2.run("qbadmin", "worker", "--configuration", "w5").stdout.splitlines()
+    assert "worker_description = from-myqbworkers" in config
+    (farm2.root / "etc/other.conf").write_text(
+        f"[default]\nproxy_account = {users[0]}\nworker_description = from-other\n")
+    farm2.write_qb_conf("supervisor_worker_configfile = /etc/other.conf\n")
+    farm2.run("qbadmin", "supervisor", "--reread")
+    farm2.run("qbadmin", "worker", "--reconfigure")
+    assert "worker_description = from-other" in farm2.run("qbadmin", "worker", "--configuration", "w5").stdout
+
+
+def test_restricted_host_policy_refuses_unnamed_workers(farm2, users, tmp_path):
+    farm2.write_qbwrk(f"[default]\nproxy_account = {users[0]}\n[w5]\nworker_cpus = 1\n")
+    farm2.write_qb_conf("supervisor_host_policy = restrictedbyname\n")
+    farm2.start("supervisor")
+    w7_root = farm2.worker_root(tmp_path, "w7")
+    for name, root in (("w5", farm2.worker_root(tmp_path, "w5")), ("w7", w7_root)):
+        farm2.start("worker", QB_STANDIN_ROOT=str(root), QB_STANDIN_HOSTNAME=name)
+    wait_for(lambda: farm2.hosts().get("w5", {}).get("state") == "active", what="worker w5 active")
+    reason = "worker w7 refused: supervisor_host_policy = restrictedbyname and its name 'w7' is not in /etc/qbwrk.conf"
+    wait_for(lambda: reason in (w7_root / "var/log/workerlog").read_text(), what="refusal in w7's workerlog")
+    assert "w7" not in farm2.hosts()
+    assert (farm2.root / "var/log/supervisorlog").read_text().count(reason) == 1
+    assert farm2.run("qblock", "w7", check=False).returncode == 1
+    farm2.write_qb_conf("supervisor_host_policy = restrictedbyaddress\n")
+    farm2.run("qbadmin", "supervisor", "--reread")
+    time.sleep(3)
+    assert "w7" not in farm2.hosts()  # 127.0.0.1 is no section's address yet
+    farm2.write_qbwrk(f"[default]\nproxy_account = {users[0]}\n[w5]\nworker_cpus = 1\n[localhost]\n")
+    farm2.run("qbadmin", "supervisor", "--reread")
+    wait_for(lambda: farm2.hosts().get("w7", {}).get("state") == "active", what="w7 admitted by address")
+    farm2.write_qb_conf("supervisor_host_policy = closed\n")
+    bad = farm2.run("qbadmin", "supervisor", "--reread", check=False)
+    assert bad.returncode == 1 and "supervisor_host_policy: unknown policy 'closed'" in bad.stderr
+
+
+def test_supervisor_refuses_to_start_with_an_unknown_flag(farm2):
+    farm2.write_qb_conf("supervisor_flags = heartbeat_monitor,no_such_flag\n")
+    process = farm2.start("supervisor")
+    assert process.wait(20) == 1
+    assert "supervisor_flags: unknown flag 'no_such_flag'" in process.stderr.read()
