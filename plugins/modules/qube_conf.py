@@ -217,42 +217,13 @@ diff:
 """
 
 import os
-import re
-import shlex
-import shutil
-import tempfile
-import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
-from ansible_collections.renderfarm.qube.plugins.module_utils import pending
+from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible_collections.renderfarm.qube.plugins.module_utils import confwrite
 from ansible_collections.renderfarm.qube.plugins.module_utils.qbconf import (
-    DRIVE_MAP_KEYS, QbConf, QbConfError, Raw, decode_value, parse_lines, redact, render_value,
-    unquote, values_equal,
+    QbConf, QbConfError, Raw, parse_lines, render_value, values_equal,
 )
-
-SECRET_MODE = "0600"
-TEMP_PREFIX = ".qube_conf."
-# .qube_conf.<pid of the writing module>.<random>: a file whose process is gone is a leftover.
-TEMP_RE = re.compile(r"^\.qube_conf\.(\d+)\.[^/]+$")
-
-
-def secret_values(text, secret_keys):
-    """Every secret value in ``text``: values of secret keys and drive-map password hashes."""
-    found = set()
-    for line in parse_lines(text):
-        if line.kind != "entry":
-            continue
-        if line.key in secret_keys and unquote(line.value):
-            found.add(unquote(line.value))
-        elif line.key in DRIVE_MAP_KEYS:
-            try:
-                found.update(entry["password_hash"] for entry in decode_value(line.key, line.value)
-                             if entry.get("password_hash"))
-            except QbConfError:
-                pass
-    return found
-
 
 def merge(module, old_text, settings, remove, secret_keys, remove_values=None, list_items=None):
     """Apply ``settings``, ``remove``, ``remove_values`` and ``list_items`` to ``old_text``
@@ -297,107 +268,6 @@ def merge(module, old_text, settings, remove, secret_keys, remove_values=None, l
         except QbConfError as exc:
             module.fail_json(msg="%s: cannot change %s item by item: %s" % (path, key, to_native(exc)))
     return conf.text(), changed_keys
-
-
-def validate_file(module, tmp_path, secrets):
-    """Run the validate command on ``tmp_path``; fail with redacted output on a non-zero exit."""
-    command = module.params["validate"]
-    if "%s" not in command:
-        module.fail_json(msg="validate must contain %%s for the file to check (got %s)" % command)
-    argv = [tmp_path if arg == "%s" else arg.replace("%s", tmp_path) for arg in shlex.split(command)]
-    rc, out, err = module.run_command(argv)
-    if rc != 0:
-        output = redact((err or out or "").strip(), module.params["secret_keys"])
-        for secret in secrets:
-            output = output.replace(secret, "REDACTED")
-        module.fail_json(msg="validation of the new %s failed (%s exited %d): %s"
-                         % (module.params["path"], argv[0], rc, output), rc=rc)
-
-
-def pid_alive(pid):
-    """True when process ``pid`` exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stale_temp_files(directory):
-    """Temporary files of this module in ``directory`` whose writing process is gone."""
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return []
-    stale = []
-    for name in names:
-        match = TEMP_RE.match(name)
-        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
-            stale.append(os.path.join(directory, name))
-    return sorted(stale)
-
-
-def make_backup(path):
-    """Copy ``path`` to ``path.<pid>.<time>~`` (created 0600, then the original's mode and owner)."""
-    backup = "%s.%s.%s" % (path, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime()))
-    try:
-        fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
-            shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        shutil.copystat(path, backup)
-        info = os.stat(path)
-        os.chown(backup, info.st_uid, info.st_gid)
-    except (IOError, OSError):
-        if os.path.lexists(backup):
-            os.unlink(backup)
-        raise
-    return backup
-
-
-def write(module, text, has_secret):
-    """Write ``text`` to path through a 0600 temp file in the same directory -> backup file or None.
-
-    Order: temp file (flushed to disk), validate, backup, pending marker, tighten the target to
-    0600 when a secret is inside, rename. Whatever fails, the temp file goes and the target is
-    left as it was.
-    """
-    path = module.params["path"]
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        module.fail_json(msg="%s: directory %s does not exist" % (path, directory))
-    tmp_path, backup_file, step = None, None, "write the new content to a temporary file in %s" % directory
-    try:
-        fd, tmp_path = tempfile.mkstemp(prefix="%s%d." % (TEMP_PREFIX, os.getpid()), dir=directory)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(to_bytes(text))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if module.params["validate"]:
-            validate_file(module, tmp_path, module.no_log_values)
-        if module.params["backup"] and os.path.exists(path):
-            step = "back up the current file"
-            backup_file = make_backup(path)
-        if module.params["pending_file"]:
-            step = "write the marker %s" % module.params["pending_file"]
-            pending.mark(module.params["pending_file"],
-                         "%s changed; the change is applied by its restart or push handler" % path)
-        step = "replace the file"
-        if has_secret:
-            if os.path.exists(path):
-                os.chmod(path, 0o600)
-            else:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        module.atomic_move(tmp_path, path, unsafe_writes=module.params["unsafe_writes"])
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="%s: could not %s: %s; %s is unchanged" % (path, step, to_native(exc), path))
-    finally:
-        if tmp_path and os.path.lexists(tmp_path):
-            os.unlink(tmp_path)
-    return backup_file
 
 
 def main():
@@ -445,7 +315,7 @@ def main():
         except (IOError, OSError, UnicodeError) as exc:
             module.fail_json(msg="%s: cannot read: %s" % (path, to_native(exc)))
         try:
-            module.no_log_values.update(secret_values(old_text, secret_keys))
+            module.no_log_values.update(confwrite.secret_values(old_text, secret_keys))
         except QbConfError as exc:
             module.fail_json(msg="%s: cannot parse the existing file: %s" % (path, to_native(exc)))
 
@@ -458,56 +328,7 @@ def main():
     else:
         new_text, changed_keys = merge(module, old_text, params["settings"], params["remove"], secret_keys,
                                        params["remove_values"], params["list_items"])
-    new_secrets = secret_values(new_text, secret_keys)
-    module.no_log_values.update(new_secrets)
-
-    content_changed = new_text != old_text or not exists
-    stale = stale_temp_files(os.path.dirname(os.path.abspath(path)))
-    if stale and not module.check_mode:
-        for leftover in stale:
-            try:
-                os.unlink(leftover)
-            except OSError as exc:
-                module.fail_json(msg="%s: could not remove %s, left by an interrupted earlier run: %s"
-                                 % (path, leftover, to_native(exc)))
-    if stale:
-        module.warn("%s: %d temporary file(s) left by an interrupted earlier run %s: %s"
-                    % (path, len(stale), "would be removed" if module.check_mode else "removed", ", ".join(stale)))
-    pending_file = params["pending_file"]
-    was_pending = bool(pending_file) and os.path.exists(pending_file)
-    backup_file = None
-    if content_changed and not module.check_mode:
-        backup_file = write(module, new_text, bool(new_secrets))
-    # Removing leftovers is housekeeping (a warning), not a change that needs a restart or push.
-    changed = content_changed or was_pending
-
-    file_args = module.load_file_common_arguments(params)
-    if new_secrets:
-        if params["mode"] is not None and str(params["mode"]).lstrip("0") not in ("600", "u=rw,g=,o=", "u=rw"):
-            module.warn("%s holds a secret, so its mode is 0600 (mode %s ignored)" % (path, params["mode"]))
-        file_args["mode"] = SECRET_MODE
-    if os.path.exists(path):
-        changed = module.set_fs_attributes_if_different(file_args, changed)
-
-    if content_changed and changed_keys:
-        msg = "%s: changed %s" % (path, ", ".join(changed_keys))
-    elif content_changed:
-        msg = "%s: written" % path
-    elif was_pending:
-        msg = "%s is up to date, but its last change has not been applied yet (%s exists)" % (path, pending_file)
-    elif changed:
-        msg = "%s: attributes changed" % path
-    else:
-        msg = "%s is up to date" % path
-    result = dict(changed=changed, changed_keys=changed_keys, msg=msg, removed_temp_files=stale)
-    if backup_file:
-        result["backup_file"] = backup_file
-    if pending_file:
-        result["pending_file"] = pending_file
-        result["pending"] = was_pending or (content_changed and not module.check_mode)
-    if module._diff:
-        result["diff"] = dict(before=redact(old_text, secret_keys), after=redact(new_text, secret_keys),
-                              before_header=path if exists else "%s (absent)" % path, after_header=path)
+    result = confwrite.apply(module, path, old_text, new_text, exists, secret_keys, changed_keys)
     module.exit_json(**result)
 
 

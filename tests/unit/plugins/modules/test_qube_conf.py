@@ -11,6 +11,7 @@ import pytest
 
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.renderfarm.qube.plugins.module_utils import confwrite
 from ansible_collections.renderfarm.qube.plugins.modules import qube_conf
 
 HASH = "06dee4e09a917474ea788e4f5c105bc505cf8a5629be461d3415fe60cbbbba6a"
@@ -206,7 +207,7 @@ def test_disk_full_while_writing_fails_naming_the_file_and_leaves_it_intact(conf
     def no_space(_fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(qube_conf.os, "fsync", no_space)
+    monkeypatch.setattr(confwrite.os, "fsync", no_space)
     result = run({"path": str(conf), "settings": {"worker_cpus": 2}, "backup": True,
                   "pending_file": str(tmp_path / "pending")}, expect=AnsibleFailJson)
     assert result["msg"] == ("%s: could not write the new content to a temporary file in %s: [Errno 28] "
@@ -221,7 +222,7 @@ def test_failed_backup_leaves_no_partial_copy_and_no_temp_file(conf, tmp_path, m
     def no_space(_src, _dst, *args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(qube_conf.shutil, "copyfileobj", no_space)
+    monkeypatch.setattr(confwrite.shutil, "copyfileobj", no_space)
     result = run({"path": str(conf), "settings": {"worker_cpus": 2}, "backup": True}, expect=AnsibleFailJson)
     assert "could not back up the current file: [Errno 28] No space left on device" in result["msg"]
     assert conf.read_text() == QB_CONF
