@@ -47,6 +47,8 @@ def test_layout_and_units(deb, tmp_path):
     assert not (tmp_path / "etc").exists()  # nothing enabled, no /etc/qb.conf shipped as a conffile
     hashed = subprocess.run([str(qb / "bin/qbhash")], input="pw\n", capture_output=True, text=True, check=True)
     assert len(hashed.stdout.strip()) >= 64
+    ran = subprocess.run([str(qb / "sbin/proxy"), "/bin/sh", "-c", "echo via-proxy"], capture_output=True, text=True)
+    assert (ran.returncode, ran.stdout) == (0, "via-proxy\n")  # the worker's default proxy_location
 
 
 def test_postinst_creates_proxy_account_with_password_on_stdin(deb, tmp_path):
