@@ -55,6 +55,32 @@ def central_accounts(farm):
     return [seen[k] for k in sorted(seen)]
 
 
+def qbwrk_hosts(farm, secrets=None):
+    """``qube_qbwrk`` ``hosts``: {section name: {os, templates, settings}} with passwords filled in."""
+    out = {}
+    for entry in farm:
+        try:
+            central = settings.fill_secrets(entry.get("central") or {}, secrets, entry.get("inventory_name"))
+        except settings.SettingsError as exc:
+            raise AnsibleFilterError("; ".join(exc.errors))
+        out[entry.get("name") or entry["inventory_name"]] = {
+            "os": entry.get("os"), "templates": list(entry.get("templates") or []), "settings": _plain(central)}
+    return out
+
+
+def farm_wide(values):
+    """``qube_farm_wide_settings`` converted for ``qube_qbwrk`` (flags, properties, lists)."""
+    problems = settings.validate_farm_wide(values or {})
+    if problems:
+        raise AnsibleFilterError("; ".join(problems))
+    return _plain(settings.farm_wide_values(values or {}))
+
+
+def qbwrk_known_hosts(farm):
+    """``qube_qbwrk`` ``known_hosts``: {section name: os} of every worker."""
+    return dict((entry.get("name") or entry["inventory_name"], entry.get("os")) for entry in farm)
+
+
 def hashes_by_account(results):
     """Map account -> encrypted string from a looped ``qube_identity register=central`` result."""
     out = {}
@@ -128,6 +154,9 @@ class FilterModule(object):
             "qube_farm_settings": farm_settings,
             "qube_central_accounts": central_accounts,
             "qube_hashes_by_account": hashes_by_account,
+            "qube_qbwrk_hosts": qbwrk_hosts,
+            "qube_qbwrk_known_hosts": qbwrk_known_hosts,
+            "qube_farm_wide": farm_wide,
             "qube_supervisor_list_items": supervisor_list_items,
             "qube_conf_merge": conf_merge,
             "qube_expected_config": expected_config,

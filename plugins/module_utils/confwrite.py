@@ -95,9 +95,17 @@ def stale_temp_files(directory):
 
 def make_backup(path):
     """Copy ``path`` to ``path.<pid>.<time>~`` (created 0600, then the original's mode and owner)."""
-    backup = "%s.%s.%s" % (path, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime()))
+    stem = "%s.%s.%s" % (path, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S", time.localtime()))
+    backup, fd, number = stem + "~", None, 0
+    while fd is None:
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # a second backup of the same file within the same second
+            number += 1
+            if number > 100:
+                raise
+            backup = "%s.%d~" % (stem, number)
     try:
-        fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
             shutil.copyfileobj(src, out)
             out.flush()

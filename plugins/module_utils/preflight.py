@@ -51,7 +51,7 @@ STRING_VARIABLES = ("qube_worker_mode", "qube_desktop_user", "qube_proxy_account
 # Variables of the whole farm or of the plays, and facts the roles set on workers.
 FARM_VARIABLES = frozenset((
     "qube_templates", "qube_group_settings", "qube_serial", "qube_max_fail_percentage",
-    "qube_workers_group", "qube_proxy_password"))
+    "qube_workers_group", "qube_proxy_password", "qube_farm_wide_settings"))
 RUNTIME_FACTS = frozenset((
     "qube_report", "qube_job_identity", "qube_config_state", "qube_config_readback",
     "qube_identity_validation", "qube_worker_mode_effective", "qube_worker_mode_job_flags_required"))

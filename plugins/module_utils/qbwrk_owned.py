@@ -70,11 +70,17 @@ class Section(object):
 
 
 def split(text):
-    """``(preamble lines, [Section])``: the lines before the first section, then every section."""
-    preamble, sections = [], []
+    """``(preamble lines, [Section])``: the lines before the first section, then every section.
+
+    A section whose name appeared earlier in the file gets ``repeat = True``: only the first section
+    of a name can be the managed one; a later one with the same name is somebody else's.
+    """
+    preamble, sections, seen = [], [], set()
     for line in parse_lines(text):
         if line.kind == "section":
             sections.append(Section(line, []))
+            sections[-1].repeat = line.key in seen
+            seen.add(line.key)
         elif sections:
             sections[-1].body.append(line)
         else:
@@ -116,7 +122,7 @@ def _previous_hosts(sections, managed, template_names):
     """{host: {templates, values {key: raw text}, extra (foreign body lines)}} from managed host sections."""
     hosts = {}
     for section in sections:
-        if section.name not in managed or not _is_host_section(section.name, template_names):
+        if section.repeat or section.name not in managed or not _is_host_section(section.name, template_names):
             continue
         keys = managed[section.name]
         values = dict((line.key, line.value) for line in section.entries() if line.key in keys)
@@ -221,7 +227,7 @@ def merge(text, hosts, templates=None, farm_wide=None, known_hosts=None, restric
     managed, old = read_record(preamble)
     if old:
         managed = dict((section.name, [line.key for line in section.entries()]) for section in sections)
-    existing = dict((section.name, section) for section in sections)
+    existing = dict((section.name, section) for section in sections if not section.repeat)
     declared_templates = set(_template_names(existing.get("global_config")))
     if old:
         previous = _takeover_hosts(text, known_hosts or {}, farm_wide, template_defs)
@@ -235,7 +241,7 @@ def merge(text, hosts, templates=None, farm_wide=None, known_hosts=None, restric
         for template in host.get("templates") or []:
             if template not in template_defs:
                 raise QbwrkError("%s: template %r is not defined in qube_templates" % (name, template))
-        values = dict((key, render_value(key, value)) for key, value in (host.get("settings") or {}).items())
+        values = _host_values(host)
         # Keys added by hand inside the worker's section stay, unless the inventory now sets them.
         extra = tuple((key, raw) for key, raw in (previous.get(name) or {}).get("extra", ()) if key not in values)
         wanted[name] = {"templates": list(host.get("templates") or []), "values": values, "extra": extra}
@@ -274,7 +280,9 @@ def merge(text, hosts, templates=None, farm_wide=None, known_hosts=None, restric
     owned_before = set(managed) - set(FARM_SECTIONS) - set(["global_config"])
     out, placed = [], False
     for section in sections:
-        if section.name in FARM_SECTIONS:
+        if section.repeat and not old:
+            out.append(_separated(out, section.text()) if placed else section.text())
+        elif section.name in FARM_SECTIONS:
             body = farm_texts.get(section.name, "")
             if old and not body.strip():
                 continue
@@ -282,7 +290,7 @@ def merge(text, hosts, templates=None, farm_wide=None, known_hosts=None, restric
         elif section.name == "global_config":
             out.append(section.head.raw + _global_config_body(section, managed.get("global_config", []),
                                                               owned_before, used_templates, old))
-        elif section.name in owned_before or old:
+        elif (section.name in owned_before and not section.repeat) or old:
             if not placed:
                 out.append(_separated(out, managed_block))
                 placed = True
@@ -357,6 +365,28 @@ def effective(text, host, os_name):
     return expand(text, host, os_name)
 
 
+def _host_values(host):
+    """A worker's own central values as text: ``settings`` (Python values) or ``values`` (raw text,
+    as :func:`sections_of` returns them, to put a worker back exactly as it was)."""
+    if "values" in host and "settings" not in host:
+        return dict((key, str(value)) for key, value in (host.get("values") or {}).items())
+    return dict((key, render_value(key, value)) for key, value in (host.get("settings") or {}).items())
+
+
+def sections_of(text):
+    """{worker: {templates, values}} of the managed worker sections of ``text`` (raw values)."""
+    preamble, sections = split(text or "")
+    managed = read_record(preamble)[0]
+    templates = set(_template_names(dict((s.name, s) for s in sections).get("global_config")))
+    return dict((name, {"templates": entry["templates"], "values": entry["values"]})
+                for name, entry in _previous_hosts(sections, managed, templates).items())
+
+
+def managed_sections(text):
+    """The sections the ownership record of ``text`` names."""
+    return sorted(read_record(split(text or "")[0])[0], key=lambda name: _record_order((name, None)))
+
+
 def check(text, hosts, templates=None, farm_wide=None):
     """Problems where a worker handed in would not get the settings it is given: another section
     (somebody else's, later in the file) overrides a managed key. ``[]`` when all agree."""
@@ -370,10 +400,11 @@ def check(text, hosts, templates=None, farm_wide=None):
             want.update((farm_wide or {}).get(section) or {})
         for template in host.get("templates") or []:
             want.update(templates.get(template) or {})
-        want.update(host.get("settings") or {})
+        want = dict((key, render_value(key, value)) for key, value in want.items())
+        want.update(_host_values(host))
         got = expand(parsed, name, host.get("os"))
         for key in sorted(want):
-            rendered = render_value(key, want[key])
+            rendered = want[key]
             if got.get(key) != rendered:
                 owner = [sec for sec, _inh, values in parsed if key in values and sec not in RESERVED_SECTIONS
                          and _names_host(sec, name)]

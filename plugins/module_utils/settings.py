@@ -426,6 +426,15 @@ def _host(name, hostvars):
                           "or place it central for this host." % (name, ", ".join(overlap), template,
                                                                   "it" if len(overlap) == 1 else "them",
                                                                   "it" if len(overlap) == 1 else "them"))
+    farm_wide = hostvars.get("qube_farm_wide_settings") or {}
+    if isinstance(farm_wide, dict) and central_wins:
+        for section in ("default", os_name):
+            values_there = farm_wide.get(section) if isinstance(farm_wide.get(section), dict) else {}
+            overlap = sorted(key for key in values_there if key in result["local"] and not local_only_reason(key))
+            if overlap:
+                errors.append("%s: %s placed in the local qb.conf, but qube_farm_wide_settings.%s sets %s in qbwrk.conf, "
+                              "which wins with worker_lookup local,supervisor. Set it in one place only."
+                              % (name, ", ".join(overlap), section, "it" if len(overlap) == 1 else "them"))
     result["remove_local"] = sorted(result["central"])
     result["remove_local_values"] = remove_values
     return result, errors
@@ -517,6 +526,45 @@ def validate_templates(templates, allowed_unknown=()):
     return errors
 
 
+FARM_WIDE_SECTIONS = {"default": None, "linux": "linux", "osx": "osx", "winnt": "winnt"}
+
+
+def validate_farm_wide(farm_wide, allowed_unknown=()):
+    """Problems of ``qube_farm_wide_settings`` {default|linux|osx|winnt: {key: value}}."""
+    if not isinstance(farm_wide, dict):
+        return ["qube_farm_wide_settings must be a dict {default|linux|osx|winnt: {key: value}}."]
+    errors = []
+    for section, values in sorted(farm_wide.items()):
+        label = "qube_farm_wide_settings.%s" % section
+        if section not in FARM_WIDE_SECTIONS:
+            errors.append("%s: [%s] is not a farm-wide section; use default, linux, osx or winnt." % (label, section))
+            continue
+        if not isinstance(values, dict):
+            errors.append("%s must be a dict {key: value}." % label)
+            continue
+        for key, value in sorted(values.items()):
+            where = "%s.%s" % (label, key)
+            if key in SECRET_KEYS or local_only_reason(key):
+                errors.append("%s: %s cannot go in qbwrk.conf (%s). Remove it." % (
+                    where, key, "a secret" if key in SECRET_KEYS else local_only_reason(key)))
+            elif key not in KEY_KINDS and key not in allowed_unknown:
+                errors.append("%s is not a documented Qube! key. Check the spelling or opt in with "
+                              "qube_allow_unknown_keys." % where)
+            elif key in KEY_KINDS:
+                try:
+                    _convert(KEY_KINDS[key], value, FARM_WIDE_SECTIONS[section])
+                except _Invalid as exc:
+                    errors.append("%s %s (got %r). %s" % (where, exc, value, HINTS.get(key, HINTS[None])))
+    return errors
+
+
+def farm_wide_values(farm_wide):
+    """``qube_farm_wide_settings`` with every value converted the way host values are."""
+    return dict((section, dict((key, _convert(KEY_KINDS[key], value, FARM_WIDE_SECTIONS[section]) if key in KEY_KINDS
+                                else value) for key, value in (values or {}).items()))
+                for section, values in (farm_wide or {}).items())
+
+
 def template_values(templates):
     """``qube_templates`` with every value converted the way host values are."""
     return dict((tname, dict((key, _convert(KEY_KINDS[key], value, None) if key in KEY_KINDS else value)
@@ -539,6 +587,11 @@ def validate_farm(hostvars_by_name):
     templates = first.get("qube_templates") or {}
     errors.extend(validate_templates(templates, first.get("qube_allow_unknown_keys") or ()))
     errors.extend(_section_name_problems(hostvars_by_name, templates))
+    farm_wide_defs = set(repr(hostvars.get("qube_farm_wide_settings") or {}) for hostvars in hostvars_by_name.values())
+    if len(farm_wide_defs) > 1:
+        errors.append("qube_farm_wide_settings differs between hosts. Define it once for the whole farm, in "
+                      "group_vars/all.")
+    errors.extend(validate_farm_wide(first.get("qube_farm_wide_settings") or {}, first.get("qube_allow_unknown_keys") or ()))
     for section, hosts in sorted(sections.items()):
         if len(hosts) > 1:
             errors.append("%s: these hosts share the qbwrk.conf section name %r. Give each a unique "

@@ -136,3 +136,22 @@ def test_host_names_of_ranges():
     assert host_names("render[001-003]") == ["render001", "render002", "render003"]
     assert host_names("fast[9-11]") == ["fast9", "fast10", "fast11"]
     assert host_names("w01") == ["w01"]
+
+
+def test_a_worker_is_put_back_exactly_from_its_previous_section():
+    from ansible_collections.renderfarm.qube.plugins.module_utils.qbwrk_owned import managed_sections, sections_of
+    text = merge(FOREIGN, farm(), TEMPLATES)
+    before = sections_of(text)
+    assert before["render03"] == {"templates": ["gpu"], "values": {"worker_cpus": "8"}}
+    assert "ws01" not in before
+    changed = merge(text, {"render03": host(worker_cpus=2)}, TEMPLATES)
+    back = merge(changed, {"render03": dict(before["render03"], os="linux")}, TEMPLATES)
+    assert back == text
+    assert managed_sections(text) == ["global_config", "gpu", "render[01-02]", "render03"]
+
+
+def test_a_second_section_of_the_same_name_is_somebody_elses():
+    text = merge("", farm(), TEMPLATES) + "[default]\nworker_flags = dynamic\n\n[render03]\nworker_groups = extra\n"
+    again = merge(text, farm(), TEMPLATES, farm_wide={"default": {"worker_cpus": 1}})
+    assert "[default]\nworker_flags = dynamic\n" in again and "[render03]\nworker_groups = extra\n" in again
+    assert again.count("worker_cpus = 1") == 1

@@ -254,3 +254,20 @@ def test_a_local_key_that_a_template_of_the_host_sets_centrally_is_refused():
     assert validate_host("w1", {"qube_templates": templates, "qube_worker_templates": ["gpu"], "qube_worker_cpus": 2,
                                 "qube_worker_lookup": ["supervisor", "local"],
                                 "qube_config_placement_overrides": {"worker_cpus": "local"}}) == []
+
+
+def test_farm_wide_settings_are_checked_like_template_values():
+    from ansible_collections.renderfarm.qube.plugins.module_utils.settings import farm_wide_values, validate_farm_wide
+    assert validate_farm_wide({"default": {"worker_logmode": "remote"}, "linux": {"worker_flags": ["remove_logs"]}}) == []
+    problems = validate_farm_wide({"default": {"qb_supervisor": "s", "worker_logmode": "nfs", "worker_cpu": 2},
+                                   "windows": {}, "linux": {"proxy_password": "x"}})
+    assert any("qube_farm_wide_settings.default.qb_supervisor: qb_supervisor cannot go in qbwrk.conf" in p for p in problems)
+    assert any("qube_farm_wide_settings.default.worker_logmode must be one of remote, mounted" in p for p in problems)
+    assert any("qube_farm_wide_settings.default.worker_cpu is not a documented Qube! key" in p for p in problems)
+    assert any("[windows] is not a farm-wide section" in p for p in problems)
+    assert any("qube_farm_wide_settings.linux.proxy_password: proxy_password cannot go in qbwrk.conf (a secret)" in p
+               for p in problems)
+    assert farm_wide_values({"default": {"worker_properties": {"ram": 64}}}) == {"default": {"worker_properties": {"host.ram": "64"}}}
+    farm = {"w1": {"qube_farm_wide_settings": {"default": {"worker_cpus": 2}}, "qube_worker_cpus": 3,
+                   "qube_config_placement": "local"}}
+    assert any("qube_farm_wide_settings.default sets it in qbwrk.conf" in e for e in validate_farm(farm))

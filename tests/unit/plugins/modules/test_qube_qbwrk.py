@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""qube_qbwrk: shared qbwrk.conf, supervisor settings, check mode, redacted diff, conflicts, lock."""
+
+import fcntl
+import os
+import stat
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.renderfarm.qube.plugins.modules import qube_qbwrk
+
+# The exit/fail harness of the qube_conf tests (autouse fixture and exception types).
+from test_qube_conf import AnsibleExitJson, AnsibleFailJson, module_exits  # noqa: F401  pylint: disable=unused-import
+
+HASH = "06dee4e09a917474ea788e4f5c105bc505cf8a5629be461d3415fe60cbbbba6a"
+FOREIGN = "# the studio's own\n[ws01]\nworker_cpus = 2\n"
+
+
+def run(args, check=False, diff=True, expect=AnsibleExitJson):
+    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_remote_tmp="/tmp",
+                _ansible_keep_remote_files=False)
+    with patch_module_args(args):
+        with pytest.raises(expect) as caught:
+            qube_qbwrk.main()
+    return caught.value.args[0]
+
+
+@pytest.fixture
+def sup(tmp_path):
+    """A supervisor: its qb.conf names the worker config file; the lock lives in the test folder."""
+    qb = tmp_path / "qb.conf"
+    wrk = tmp_path / "myqbworkers.conf"
+    qb.write_text("supervisor_worker_configfile = %s\n" % wrk)
+    wrk.write_text(FOREIGN)
+    return {"qb": qb, "wrk": wrk, "args": {"supervisor_qb_conf": str(qb), "lock_file": str(tmp_path / "lock"),
+                                           "mode": "0600"}}
+
+
+def hosts(cpus=4, password=None):
+    settings = {"worker_cpus": cpus}
+    if password:
+        settings["proxy_password"] = password
+    return {"render01": {"os": "linux", "templates": [], "settings": settings},
+            "win01": {"os": "winnt", "templates": [], "settings": dict(settings, worker_cpus=1)}}
+
+
+def test_merge_into_the_file_the_supervisor_names(sup):
+    """CPR supervisor_worker_configfile.md: the path comes from the supervisor's qb.conf."""
+    args = dict(sup["args"], hosts=hosts())
+    result = run(args)
+    text = sup["wrk"].read_text()
+    assert result["changed"] and result["path"] == str(sup["wrk"]) and result["host_policy"] == "open"
+    assert text.endswith("[render01]\nworker_cpus = 4\n\n[win01]\nworker_cpus = 1\n\n") and FOREIGN in text
+    assert stat.S_IMODE(os.stat(str(sup["wrk"])).st_mode) == 0o600
+    assert result["changed_hosts"] == ["render01", "win01"] and result["backup_file"]
+    again = run(args)
+    assert not again["changed"] and again["changed_hosts"] == []
+
+
+def test_check_mode_writes_nothing_and_the_diff_is_redacted(sup):
+    result = run(dict(sup["args"], hosts=hosts(password=HASH)), check=True)
+    assert result["changed"] and sup["wrk"].read_text() == FOREIGN
+    assert HASH not in repr(result) and "proxy_password = REDACTED" in result["diff"]["after"]
+    real = run(dict(sup["args"], hosts=hosts(password=HASH)))
+    assert HASH in sup["wrk"].read_text() and HASH not in repr(real)
+
+
+def test_restricted_policy_names_every_worker(sup):
+    """CPR supervisor_host_policy.md: restricted -> every worker named in the worker config file."""
+    sup["qb"].write_text(sup["qb"].read_text() + "supervisor_host_policy = restrictedbyname\n")
+    result = run(dict(sup["args"], hosts={"a1": {"os": "linux"}, "a2": {"os": "linux"}}))
+    assert result["host_policy"] == "restrictedbyname"
+    assert "[a1]\n" in sup["wrk"].read_text() and "[a2]\n" in sup["wrk"].read_text()
+
+
+def test_a_later_section_of_somebody_else_that_overrides_a_managed_key_fails_first(sup):
+    run(dict(sup["args"], hosts=hosts()))
+    text = sup["wrk"].read_text() + "[render01]\nworker_cpus = 16\n"
+    sup["wrk"].write_text(text)
+    failed = run(dict(sup["args"], hosts=hosts(cpus=6)), expect=AnsibleFailJson)
+    assert "section [render01] sets it later in the file" in failed["msg"] and "nothing was changed" in failed["msg"]
+    assert sup["wrk"].read_text() == text
+
+
+def test_a_bad_model_fails_with_the_fix_and_changes_nothing(sup):
+    failed = run(dict(sup["args"], hosts={"render-01": {"os": "linux", "settings": {"worker_cpus": 2}}}),
+                 expect=AnsibleFailJson)
+    assert "qube_worker_name" in failed["msg"] and sup["wrk"].read_text() == FOREIGN
+
+
+def test_previous_sections_are_returned_to_put_a_failed_batch_back(sup):
+    run(dict(sup["args"], hosts=hosts()))
+    result = run(dict(sup["args"], hosts={"render01": {"os": "linux", "settings": {"worker_cpus": 9}}}))
+    assert result["changed_hosts"] == ["render01"]
+    assert result["previous"] == {"render01": {"templates": [], "values": {"worker_cpus": "4"}}}
+    run(dict(sup["args"], hosts={"render01": dict(result["previous"]["render01"], os="linux")}))
+    assert "[render01]\nworker_cpus = 4\n" in sup["wrk"].read_text()
+
+
+def test_a_run_waits_for_the_lock_of_another(sup):
+    with open(sup["args"]["lock_file"], "a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        failed = run(dict(sup["args"], hosts=hosts(), lock_timeout=1), expect=AnsibleFailJson)
+    assert "another run holds" in failed["msg"] and sup["wrk"].read_text() == FOREIGN
