@@ -70,7 +70,7 @@ def test_qblogin_display_asks_twice_and_prints_the_encrypted_password():
 
 @pytest.mark.parametrize("stdin", [f"{PASSWORD}\n", f"{PASSWORD}\nsomething-else\n", f"{PASSWORD}\n\n"])
 def test_qblogin_refuses_a_missing_or_different_second_password(stdin):
-    for args in (["--display"], ["--user", "someone"], []):
+    for args in (["--display"], []) + ((["--user", "someone"],) if os.geteuid() == 0 else ()):
         result = run("qblogin", *args, stdin=stdin)
         assert result.returncode == 1, (args, result.stdout, result.stderr)
         assert result.stderr.strip() == "qblogin: passwords do not match"
