@@ -1,0 +1,84 @@
+"""Issue #13: a worker in panic after a change fails its host with the worker's own reason.
+
+The real ``site.yml`` runs against the lab with ``proxy_location`` pointing at a missing program
+on two workers (wsw1 through its local qb.conf and a restart, wsw2 through qbwrk.conf and a push);
+the stand-in's boot diagnostics send them to ``panic`` and write ``panic: <reason>`` to their
+workerlog, as the vendor's do (CPR worker_boot_diagnostics_retries.md). The run must fail exactly
+those two hosts, each with the line from its own log, within the bounded wait, and leave wsw3
+alone. A run without the bad setting brings them back; a further run changes nothing.
+The tests run in file order and share the farm.
+"""
+import json
+import os
+import re
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+import testinfra
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".."))
+SITE = os.path.join(REPO, "site.yml")
+QB = "/usr/local/pfx/qube/bin"
+WORKERS = ("wsw1", "wsw2", "wsw3")
+BROKEN = {"qube_lab_missing_proxy": True, "qube_serial": 3, "qube_max_fail_percentage": 100}
+
+
+def lab_host(name):
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
+
+
+@pytest.fixture(scope="module")
+def sup():
+    return lab_host("wssup")
+
+
+def states(sup):
+    root = ET.fromstring(sup.check_output(f"{QB}/qbhosts --xml"))
+    return {h.findtext("name"): h.findtext("state") for h in root.iter("host")}
+
+
+def run_site(extra_vars, report_dir, timeout=600):
+    argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"], SITE,
+            "-e", json.dumps(extra_vars)]
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
+               ANSIBLE_CALLBACKS_ENABLED="renderfarm.qube.qube_report", QUBE_REPORT_DIR=str(report_dir))
+    started = time.monotonic()
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    recap = {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+             for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", run.stdout, re.M)}
+    return run.returncode, recap, run.stdout + run.stderr, time.monotonic() - started
+
+
+def test_converged_workers_are_active(sup):
+    assert {w: states(sup).get(w) for w in WORKERS} == dict.fromkeys(WORKERS, "active")
+
+
+def test_panicked_workers_fail_with_the_reason_from_their_log(sup, tmp_path):
+    rc, recap, out, elapsed = run_site(BROKEN, tmp_path)
+    assert rc != 0, out[-4000:]
+    assert {w: states(sup).get(w) for w in WORKERS} == {"wsw1": "panic", "wsw2": "panic", "wsw3": "active"}, out[-3000:]
+    for worker in ("wsw1", "wsw2"):
+        assert recap[worker]["failed"] == 1, recap
+        line = next((ln for ln in out.splitlines() if f"{worker}: the supervisor shows worker {worker} in state panic" in ln),
+                    None)
+        assert line, out[-4000:]
+        # the reason is the worker's own, read from its workerlog
+        assert "Its log /var/log/workerlog says: panic: " in line and "/opt/missing/sbin/proxy" in line, line
+    assert recap["wsw3"]["failed"] == 0 and recap["wssup"]["failed"] == 0, recap
+    # the waits were visible: wsw1's after its restart (handler), wsw2's in the Verify read-back after a push
+    assert re.search(r"FAILED - RETRYING: \[wsw1 -> wssup\]: Worker restart \| Wait until the restarted worker is active", out)
+    assert re.search(r"FAILED - RETRYING: \[\w+ -> wssup\]: Verify \| Read back the effective configuration", out)
+    # bounded: two waits of qube_readback_timeout (12 s) at most, plus the run itself
+    assert elapsed < 240, elapsed
+
+
+def test_a_run_without_the_bad_setting_brings_them_back(sup, tmp_path):
+    rc, recap, out, _ = run_site({"qube_serial": 3}, tmp_path)
+    assert rc == 0, out[-4000:]
+    assert {w: states(sup).get(w) for w in WORKERS} == dict.fromkeys(WORKERS, "active")
+    rc, recap, out, _ = run_site({"qube_serial": 3}, tmp_path)
+    assert rc == 0 and sum(r["changed"] for r in recap.values()) == 0, out[-4000:]
