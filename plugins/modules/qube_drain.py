@@ -17,8 +17,8 @@ description:
     once; when the worker is not locked it locks it with C(qblock) (Qube!'s "finish current"
     lock, so running jobs complete and no new job starts) and reads C(qbhosts --xml) again to
     see the lock. It then reports RV(drained) (locked and no job running), RV(jobs) and
-    RV(waited_s). Repeat the call with C(until)/C(retries)/C(delay) until RV(drained): the
-    standard C(FAILED - RETRYING) line shows the wait at every poll.
+    RV(waited_s). Repeat the call with C(until)/C(retries)/C(delay) until RV(drained); the
+    standard C(FAILED - RETRYING) line then shows the wait at every poll.
   - One drain locks at most once. The calls of one drain share O(drain_id); the marker file on
     the host the module runs on keeps the lock's owner and the drain's start across calls.
   - A worker that an operator had already locked stays locked; RV(was_locked=true) makes
@@ -30,7 +30,7 @@ description:
     lock this drain took is released first, so the worker is left as it was.
   - The worker is looked up by O(worker) then each of O(aliases). When the supervisor lists none
     of them, the module reports RV(listed=false) and RV(drained=true) only with
-    O(missing_ok=true) (a worker installed in this run: it never ran a job); otherwise it fails.
+    O(missing_ok=true) (a worker installed in this run never ran a job); otherwise it fails.
   - With O(state=released), unlocks the worker with C(qbunlock) unless O(was_locked=true), and
     removes the marker.
 author:
