@@ -65,7 +65,7 @@ options:
     type: dict
   list_items:
     description:
-      - Comma-list keys (such as C(supervisor_job_flags) or C(supervisor_flags)) edited item by item:
+      - Comma-list keys (such as C(supervisor_job_flags) or C(supervisor_flags)) edited item by item;
         the items in O(list_items[].present) are added, those in O(list_items[].absent) dropped, every
         other item of the site's list is kept in its order.
       - A key that is not set starts from O(list_items[].default), the vendor's default list, so that

@@ -18,15 +18,15 @@ description:
     changes, everything else is kept byte for byte - sections of other workers, keys added by hand
     or by QubeUI (also inside a managed section), comments, order.
   - Owned are the sections of the workers in O(hosts) (consecutive names with equal content share
-    one range section such as C([render[001-040]] : gpu)), the templates they use and their names in
+    one range section such as C([render[001-040]]) inheriting C(gpu)), the templates they use and their names in
     C([global_config] templates), and the C([default])/C([linux])/C([osx])/C([winnt]) keys in
     O(farm_wide). Nothing is moved into C([default]) because it happens to be common, since
     C([default]) reaches every worker of the farm.
-  - The first lines of the file say what is owned (C(# renderfarm.qube manages [section]: keys)).
+  - The first lines of the file say what is owned (one C(# renderfarm.qube manages) comment line per section, with its keys).
     Workers managed by an earlier run and not in O(hosts) (another batch, another slice, outside
     C(--limit)) keep their sections as they are.
   - A file written whole by an earlier release of the collection (its header says C(Managed by
-    Ansible (renderfarm.qube.supervisor_config))) is taken over: every worker in O(known_hosts)
+    Ansible (renderfarm.qube.supervisor_config))) is taken over, and every worker in O(known_hosts)
     keeps its effective configuration.
   - The path comes from C(supervisor_worker_configfile) in the supervisor's C(qb.conf) unless O(path)
     is given (CPR supervisor_worker_configfile.md). With C(supervisor_host_policy) set to a
