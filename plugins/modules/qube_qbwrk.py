@@ -51,20 +51,22 @@ options:
     default: /etc/qb.conf
   hosts:
     description:
-      - The workers of this run, C({name: {os, templates, settings}}); C(os) is C(linux), C(osx) or
-        C(winnt), C(settings) the worker's central keys (C(proxy_password) already encrypted).
+      - The workers of this run, a dict from the worker's name to a dict with C(os) (C(linux), C(osx)
+        or C(winnt)), C(templates) (a list of template names) and C(settings) (the worker's central
+        keys, C(proxy_password) already encrypted), or C(values) (raw value text, as RV(previous) gives
+        it, to put a worker back exactly).
     type: dict
     required: true
   known_hosts:
-    description: Every worker of the inventory, C({name: os}); used only to take over an old file.
+    description: Every worker of the inventory, a dict from name to OS; used only to take over an old file.
     type: dict
     default: {}
   templates:
-    description: The farm's template definitions, C({name: {key: value}}).
+    description: The farm's template definitions, a dict from template name to a dict of keys and values.
     type: dict
     default: {}
   farm_wide:
-    description: Keys declared farm-wide, C({default|linux|osx|winnt: {key: value}}).
+    description: Keys declared farm-wide, a dict from C(default), C(linux), C(osx) or C(winnt) to a dict of keys and values.
     type: dict
     default: {}
   host_policy:
