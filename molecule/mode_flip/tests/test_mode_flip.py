@@ -9,9 +9,10 @@ import os
 
 import pytest
 
-from worker_checks import (DESKTOP_USER, WAIT_FOR_SESSION_WORKER, assert_desktop_mode_idle,
+from worker_checks import (DESKTOP_USER, QB_BIN, WAIT_FOR_SESSION_WORKER, assert_desktop_mode_idle,
                            assert_service_mode, host_snapshot, job_command, run_converge, ssh_login, wait_for_owners, worker_only)
 
+DESKTOP_DIR = "/var/spool/qube/desktop"  # qube_desktop_worker_dir (default)
 CONVERGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "converge.yml")
 
 
@@ -67,3 +68,10 @@ def test_3_flip_back_to_service(host, flips):
     login = ssh_login(host, DESKTOP_USER, "systemctl --user is-active qube-desktop-worker.service; true")
     assert login.stdout.strip() in ("inactive", "unknown"), login.stdout
     assert wait_for_owners(host, ["root"]) == ["root"]
+    # The desktop worker's folder stays (its job logs) but nothing points at it any more.
+    assert host.file(DESKTOP_DIR).is_directory
+    assert DESKTOP_DIR not in host.file("/etc/qb.conf").content_string
+    name = host.check_output("hostname")
+    state = host.run("for i in $(seq 40); do s=$(%s/qbhosts %s | awk '$1 == \"%s\" {print $2}'); "
+                     "[ \"$s\" = active ] && break; sleep 0.25; done; echo $s" % (QB_BIN, name, name))
+    assert state.stdout.strip() == "active", state.stdout + state.stderr
