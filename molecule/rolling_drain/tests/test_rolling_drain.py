@@ -5,6 +5,7 @@ checks the outcome the way an operator would: job status and output, worker PIDs
 ``qbhosts``, qb.conf on disk, and the farm report. The tests run in file order and share the farm.
 """
 import os
+import re
 import shutil
 import time
 
@@ -61,6 +62,9 @@ def test_restart_waits_for_the_running_job_then_releases(farm, report_dir):
     assert rc == 0, out[-4000:]
     assert changed > 0
     assert "Lock the worker and wait until its jobs finished" in out
+    # The wait is visible: Ansible's own retry line at every poll (qube_drain does one look per try).
+    assert re.search(r"FAILED - RETRYING: \[drw1 -> drsup\]: Worker restart \| Lock the worker and wait until "
+                     r"its jobs finished \(\d+ retries left\)", out), out[-4000:]
     # The job finished on the old worker process, with its output, before the restart.
     assert farm.job_status(job) == "complete"
     assert farm.job_output(job) == "done"

@@ -22,7 +22,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.realpath(__file__)),
 SITE = os.path.join(REPO, "site.yml")
 QB = "/usr/local/pfx/qube/bin"
 WORKERS = ("wsw1", "wsw2", "wsw3")
-BROKEN = {"qube_lab_missing_proxy": True, "qube_serial": 3, "qube_max_fail_percentage": 100}
+BROKEN = {"lab_missing_proxy": True, "qube_serial": 3, "qube_max_fail_percentage": 100}
 
 
 def lab_host(name):
