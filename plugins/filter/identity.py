@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import hashlib
 
-from ansible_collections.renderfarm.qube.plugins.module_utils import settings
+from ansible_collections.renderfarm.qube.plugins.module_utils import hostcheck, settings
 
 
 def identity_plan(hostvars, name):
@@ -60,8 +60,37 @@ def identity_plan(hostvars, name):
     }
 
 
+def host_check_spec(hostvars, name):
+    """What the host-side preflight looks at on one worker (module_utils/hostcheck.py: plan)."""
+    return hostcheck.plan(_plain(hostvars), name, identity_plan(hostvars, name))
+
+
+def host_problems(hostvars, names):
+    """Every problem the host-side preflight found on ``names`` (hosts that ran it)."""
+    problems = []
+    for name in names:
+        result = hostvars[name].get("__qube_preflight_host") or {}
+        problems.extend(result.get("problems") or [])
+    return problems
+
+
+def reached_workers(hostvars, names):
+    """The workers of ``names`` the host-side preflight reached in this run (all, when it did not run)."""
+    reached = [name for name in names if "__qube_preflight_host" in hostvars[name]]
+    return reached if reached else list(names)
+
+
+def _plain(value):
+    if hasattr(value, "items"):
+        return dict((k, _plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 class FilterModule(object):
     """renderfarm.qube identity filters."""
 
     def filters(self):
-        return {"qube_identity_plan": identity_plan}
+        return {"qube_identity_plan": identity_plan, "qube_host_check_spec": host_check_spec,
+                "qube_host_problems": host_problems, "qube_reached_workers": reached_workers}

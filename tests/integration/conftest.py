@@ -152,6 +152,8 @@ def farm():
             lab("create", host, str(octet))
         lab("start", *HOSTS)
         lab("install-standin", "bisup")
+        # An existing account in a privileged group, for the host-side preflight's cases.
+        lab("ssh", "biw1", "useradd --no-create-home --groups sudo biops")
         password = "bi-" + secrets.token_urlsafe(18)
         good_dir = os.path.join(workdir, "good")
         good_inventory(good_dir, password)

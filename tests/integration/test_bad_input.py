@@ -14,7 +14,8 @@ Each ``bad_input/*.yml`` case is an overlay on the good inventory of ``conftest.
   value removes a variable the good inventory sets);
 * ``extra_hosts: {name: {ansible_host: ...}}``: more workers; ``extra_groups: {group: [hosts]}``;
 * ``expect``: message fragments that must all appear in the output (each names host and variable);
-* ``never_shown``: secret values that must not appear anywhere in the output.
+* ``never_shown``: secret values that must not appear anywhere in the output;
+* ``stage: host``: a mistake only a host can reveal, refused by the host-side preflight play.
 
 For every case site.yml must fail in the preflight play (rc != 0, the preflight task failed, no
 later play started), and afterwards the sha256 of every managed file on every host must equal
@@ -32,6 +33,9 @@ import yaml
 CASES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bad_input")
 CASE_FILES = sorted(glob.glob(os.path.join(CASES_DIR, "*.yml")))
 PREFLIGHT_TASK = "Preflight | Validate the whole farm's inventory"
+# Cases with ``stage: host`` are mistakes only a host can reveal (accounts, groups, paths, packages,
+# commands): the read-only host-side preflight refuses them, still before any host changes.
+HOST_PREFLIGHT_TASK = "Preflight | Every problem of every worker, before the supervisor or any worker changes"
 LATER_PLAYS = ("PLAY [Supervisor", "PLAY [Workers", "PLAY [Verify")
 MATRIX_HOSTS = ("bisup", "biw1", "biw2")
 
@@ -73,13 +77,17 @@ def normalized(text):
     return " ".join(text.split())
 
 
-def assert_refused_in_preflight(proc, expect, never_shown, secrets):
+def assert_refused_in_preflight(proc, expect, never_shown, secrets, stage="controller"):
     """rc != 0, the preflight task failed with every expected fragment, no later play ran."""
     output = proc.stdout + proc.stderr
     flat = normalized(output)
     assert proc.returncode != 0, "site.yml succeeded:\n" + proc.stdout[-4000:]
-    assert "fatal: [localhost]" in output and PREFLIGHT_TASK in output, output[-4000:]
-    assert "problem(s) found, nothing was changed" in flat, output[-4000:]
+    if stage == "host":
+        assert HOST_PREFLIGHT_TASK in output and "problem(s) found on the hosts, nothing was changed" in flat, \
+            output[-4000:]
+    else:
+        assert "fatal: [localhost]" in output and PREFLIGHT_TASK in output, output[-4000:]
+        assert "problem(s) found, nothing was changed" in flat, output[-4000:]
     assert not any(play in output for play in LATER_PLAYS), "a play after preflight ran:\n" + output[-4000:]
     missing = [fragment for fragment in expect if normalized(fragment) not in flat]
     assert not missing, "missing in the output: %s\n%s" % (missing, output[-4000:])
@@ -111,7 +119,8 @@ def test_bad_input_refused(farm, tmp_path, path):
     case = load_case(path)
     inventory = overlay_inventory(farm, str(tmp_path / "inventory"), case)
     proc = farm.run_site(inventory, str(tmp_path / "report"), timeout=300)
-    assert_refused_in_preflight(proc, case["expect"], case.get("never_shown") or [], [farm.password])
+    assert_refused_in_preflight(proc, case["expect"], case.get("never_shown") or [], [farm.password],
+                                case.get("stage", "controller"))
     assert_farm_unchanged(farm)
     farm.tally["refused"] += 1
 
@@ -122,7 +131,8 @@ def test_three_bad_hosts_in_one_run(farm, tmp_path):
         "extra_hosts": {"bi-w3": {"ansible_host": "10.88.0.172"}},
         "host_vars": {"biw1": {"qube_worker_cpus": "many", "qube_proxy_account": "root"},
                       "biw2": {"qube_worker_mode": "desktop", "qube_proxy_password": "Pip3lin3P@$$wd"},
-                      "bi-w3": {"qube_validation_paths": ["relative/dir"], "qube_worker_cpu": 1}},
+                      # worker_cpus of its own: bi-w3 needs a qbwrk.conf section, so its name matters.
+                      "bi-w3": {"qube_validation_paths": ["relative/dir"], "qube_worker_cpu": 1, "qube_worker_cpus": 5}},
     }
     expect = ["biw1: qube_worker_cpus must be an integer", "biw1: qube_proxy_account is 'root'",
               "host biw2: qube_worker_mode is 'desktop' but qube_desktop_user is not set",
@@ -144,3 +154,17 @@ def test_good_inventory_still_converges_unchanged(farm, tmp_path):
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert farm.password not in proc.stdout + proc.stderr
     assert_farm_unchanged(farm)
+
+
+def test_bad_hosts_found_only_on_the_hosts_are_listed_at_once(farm, tmp_path):
+    """Two hosts with mistakes only the hosts reveal: both listed in one run, nothing changed anywhere."""
+    case = {"host_vars": {"biw1": {"qube_worker_mode": "desktop", "qube_desktop_user": "bi-nosuchuser"},
+                          "biw2": {"qube_validation_paths": ["/srv/bi-missing"], "qube_bin_dir": "/opt/bi-nowhere/bin"}}}
+    expect = ["biw1: qube_desktop_user names bi-nosuchuser, which does not resolve on this host",
+              "biw2: qube_validation_paths lists /srv/bi-missing, which is not a folder on this host",
+              "biw2: /opt/bi-nowhere/bin/qbhash is not an executable file"]
+    inventory = overlay_inventory(farm, str(tmp_path / "inventory"), case)
+    proc = farm.run_site(inventory, str(tmp_path / "report"), timeout=300)
+    assert_refused_in_preflight(proc, expect, [], [farm.password], stage="host")
+    assert_farm_unchanged(farm)
+    farm.tally["refused"] += 1

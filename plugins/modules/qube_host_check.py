@@ -1,0 +1,110 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: qube_host_check
+short_description: Look, read-only, at what only a Qube! worker host can tell before anything changes
+version_added: 0.3.0
+description:
+  - The host-side preflight of C(renderfarm.qube.site). It never changes the host and never fails
+    on a finding; it returns every problem in RV(problems), each naming the inventory variable and
+    the host, so that the play can list the problems of all hosts at once and stop before the
+    supervisor or any worker changes.
+  - Looks whether the job identity resolves (the proxy account, an AD account as the directory
+    resolves it, the submitters of user mode, the desktop user), whether it would run jobs with
+    root or admin rights (uid or gid 0, a privileged group such as sudo, wheel or admin, the
+    worker's service account), whether the validation paths exist, whether the worker package is
+    installed or can be installed, and whether the Qube! client commands exist where the roles
+    run them.
+  - O(spec) comes from the C(renderfarm.qube.qube_host_check_spec) filter on the controller.
+author:
+  - renderfarm.qube contributors (@renderfarm)
+options:
+  spec:
+    description:
+      - What to look at, as the C(renderfarm.qube.qube_host_check_spec) filter returns it (accounts,
+        paths, packages, programs, privilege rules).
+    type: dict
+    required: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Preflight | What only this worker can tell
+  renderfarm.qube.qube_host_check:
+    spec: "{{ hostvars[inventory_hostname] | renderfarm.qube.qube_host_check_spec(inventory_hostname) }}"
+  register: host_check
+"""
+
+RETURN = r"""
+problems:
+  description: Every problem found, each naming the host and the inventory variable to fix.
+  returned: always
+  type: list
+  elements: str
+  sample: ["w02: qube_desktop_user names artist, which does not resolve on this host (tried artist). Create the account ..."]
+installed:
+  description: The worker packages found installed.
+  returned: always
+  type: list
+  elements: str
+  sample: [qube-worker]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.renderfarm.qube.plugins.module_utils import hostcheck
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(spec=dict(type="dict", required=True)), supports_check_mode=True)
+    dpkg = module.get_bin_path("dpkg-query")
+    rpm = None if dpkg else module.get_bin_path("rpm")
+    found = []
+
+    def installed(names):
+        for name in names:
+            if dpkg:
+                _rc, out, _err = module.run_command([dpkg, "-W", "-f", "${Status}\\n", name])
+                ok = any(line.endswith(" installed") for line in out.splitlines())
+            elif rpm:
+                ok = module.run_command([rpm, "-q", name])[0] == 0
+            else:  # macOS pkgutil ids are not documented by the vendor: look at the worker binary
+                ok = False
+            if ok:
+                found.append(name)
+        return list(found)
+
+    def candidate(name):
+        apt_cache = module.get_bin_path("apt-cache")
+        if apt_cache:
+            _rc, out, _err = module.run_command([apt_cache, "policy", name])
+            for line in out.splitlines():
+                if line.strip().startswith("Candidate:"):
+                    return line.split(":", 1)[1].strip() not in ("", "(none)")
+            return False
+        dnf = module.get_bin_path("dnf") or module.get_bin_path("yum")
+        if dnf:
+            return module.run_command([dnf, "-q", "list", "--available", name])[0] == 0
+        return False
+
+    problems = hostcheck.run(module.params["spec"], installed, candidate)
+    module.exit_json(changed=False, problems=problems, installed=found)
+
+
+if __name__ == "__main__":
+    main()
