@@ -6,7 +6,7 @@ QLAB_DIR ?= /var/lib/qube-lab
 N ?= 4
 export QLAB_DIR
 
-.PHONY: help venv deps demo test lab-up lab-down lab-status lint sanity units pytest molecule build benchmark
+.PHONY: help venv deps demo test lab-up lab-down lab-status lint sanity units pytest molecule build benchmark docs release site
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,3 +44,14 @@ build: venv ## build the collection artifact
 
 benchmark: deps ## measure site.yml against Ansible's floor on the lab (N=10)
 	benchmarks/run.sh $(N)
+
+docs: venv ## lint the plugin and role docs, build the HTML docs site into build/docs/html
+	scripts/test.sh docs
+
+release: venv ## changelog lint, the artifact (build/) and the docs site, for the version in galaxy.yml
+	scripts/test.sh release
+
+site: venv ## re-run the collection on the lab farm of `make demo` after an inventory edit (ARGS=--check --diff ...)
+	@test -f $(QLAB_DIR)/inventory.yml || { echo "no lab farm in $(QLAB_DIR): run make demo first" >&2; exit 1; }
+	tests/lab/lab.sh exec $(VENV)/bin/ansible-playbook -i $(QLAB_DIR)/inventory.yml -i inventories/lab/hosts.yml \
+	  --vault-password-file inventories/lab/vault-pass.txt site.yml $(ARGS)

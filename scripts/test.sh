@@ -118,6 +118,69 @@ build() {
   echo "artifact ok: $tarball"
 }
 
+# The checkout as renderfarm.qube in a collections folder of its own (docs tools and the
+# consumer test need ansible_collections/<ns>/<name>; nothing under ~/.ansible is used).
+checkout_collections() {
+  local dir=$here/build/collections
+  mkdir -p "$dir/ansible_collections/renderfarm"
+  ln -sfn "$here" "$dir/ansible_collections/renderfarm/qube"
+  echo "$dir"
+}
+
+docs() {
+  stage "docs: role argument specs cover defaults/main.yml; antsibull-docs lint; the HTML docs site"
+  local role rc=0
+  for role in roles/*/; do
+    python3 - "$role" <<'PY' || rc=1
+import sys, yaml
+role = sys.argv[1].rstrip("/")
+defaults = yaml.safe_load(open(role + "/defaults/main.yml")) or {}
+try:
+    options = yaml.safe_load(open(role + "/meta/argument_specs.yml"))["argument_specs"]["main"]["options"]
+except FileNotFoundError:
+    sys.exit("%s: no meta/argument_specs.yml" % role)
+missing = sorted(set(defaults) - set(options))
+if missing:
+    sys.exit("%s: defaults/main.yml variables missing from meta/argument_specs.yml: %s" % (role, ", ".join(missing)))
+drift = sorted(k for k in defaults if "default" in options[k] and options[k]["default"] != defaults[k])
+if drift:
+    sys.exit("%s: meta/argument_specs.yml default differs from defaults/main.yml for: %s" % (role, ", ".join(drift)))
+PY
+  done
+  [[ $rc -eq 0 ]] || return 1
+  local cols; cols=$(checkout_collections)
+  export ANSIBLE_COLLECTIONS_PATH=$cols
+  (cd "$cols/ansible_collections/renderfarm/qube" && antsibull-docs lint-collection-docs --plugin-docs .)
+  # The site: antsibull-docs writes RST from the plugin docs and role argument specs of the
+  # checkout, Sphinx renders it (sphinx-ansible-theme). Output: build/docs/html/index.html.
+  local src=$here/build/docs/src
+  rm -rf "$here/build/docs" && mkdir -p "$src" && chmod 700 "$src"
+  antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error --dest-dir "$src" renderfarm.qube >/dev/null
+  mkdir -p "$src/rst" && chmod 700 "$src/rst"
+  antsibull-docs --config-file "$src/antsibull-docs.cfg" collection --use-current --squash-hierarchy \
+    --fail-on-error --cleanup everything --dest-dir "$src/rst" renderfarm.qube
+  sphinx-build -q -W -b html -c "$src" "$src/rst" "$here/build/docs/html"
+  echo "docs site: $here/build/docs/html/index.html"
+}
+
+release() {
+  stage "release: changelog, artifact and docs for the version in galaxy.yml"
+  local version; version=$(python3 -c 'import yaml; print(yaml.safe_load(open("galaxy.yml"))["version"])')
+  antsibull-changelog lint
+  python3 - "$version" <<'PY'
+import sys, yaml
+version = sys.argv[1]
+releases = yaml.safe_load(open("changelogs/changelog.yaml"))["releases"]
+if version not in releases:
+    sys.exit("galaxy.yml version %s has no release in changelogs/changelog.yaml: run antsibull-changelog release" % version)
+if ("v" + version) not in open("CHANGELOG.rst").read():
+    sys.exit("CHANGELOG.rst has no section for %s: run antsibull-changelog generate" % version)
+PY
+  build
+  docs
+  echo "release $version: build/renderfarm-qube-$version.tar.gz, build/docs/html/"
+}
+
 molecule_stage() {
   local scenarios=("$@")
   if [[ ${#scenarios[@]} -eq 0 ]]; then
@@ -153,6 +216,8 @@ case "${1:-all}" in
   units) units ;;
   pytest) pytest_stage ;;
   build) build ;;
+  docs) docs ;;
+  release) release ;;
   examples) examples ;;
   bad-input) trap cleanup EXIT; bad_input ;;
   leaks) trap cleanup EXIT; leaks ;;
