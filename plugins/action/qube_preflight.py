@@ -66,6 +66,36 @@ def resolve_hostvars(name, hostvars, errors):
     return resolved
 
 
+# The roles that run on the workers: their argument specs are the contract the preflight enforces.
+WORKER_ROLES = ("worker_config", "worker_mode", "identity", "worker_restart")
+
+
+def role_specs(roles_dir=ROLES_DIR, roles=WORKER_ROLES):
+    """{variable: option spec} of the workers' roles (meta/argument_specs.yml, entry point main)."""
+    specs = {}
+    for role in roles:
+        path = os.path.join(roles_dir, role, "meta", "argument_specs.yml")
+        if not os.path.exists(path):
+            continue
+        with open(path) as handle:
+            options = (((yaml.safe_load(handle) or {}).get("argument_specs") or {}).get("main") or {}).get("options") or {}
+        for name, option in options.items():
+            specs.setdefault(name, option)
+    return specs
+
+
+def role_defaults(roles_dir=ROLES_DIR, roles=WORKER_ROLES):
+    """{variable: default} from the workers' roles' defaults/main.yml (what a role uses when unset)."""
+    defaults = {}
+    for role in roles:
+        path = os.path.join(roles_dir, role, "defaults", "main.yml")
+        if os.path.exists(path):
+            with open(path) as handle:
+                for name, value in (yaml.safe_load(handle) or {}).items():
+                    defaults.setdefault(name, value)
+    return defaults
+
+
 def role_variables(roles_dir=ROLES_DIR):
     """``qube_*`` names in every role's defaults/main.yml and meta/argument_specs.yml options."""
     names = set()
@@ -84,7 +114,7 @@ class ActionModule(ActionBase):
     """Controller-side farm validation."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("hosts",))
+    _VALID_ARGS = frozenset(("hosts", "supervisors"))
     _requires_connection = False
     _supports_check_mode = True
 
@@ -102,8 +132,13 @@ class ActionModule(ActionBase):
                 errors.append("%s: not in the inventory. Check the hosts list given to qube_preflight." % host)
                 continue
             farm[host] = resolve_hostvars(host, all_hostvars[host], errors)
+        supervisors = self._task.args.get("supervisors")
+        if supervisors is not None and not supervisors and hosts:
+            errors.append("no host in the supervisors group (qube_supervisors_group): the workers' restarts are "
+                          "drained and their configuration read back on the supervisor. Add the supervisor to the group.")
         try:
-            errors.extend(validate_farm(farm, known_variables(role_variables()), is_vaulted))
+            errors.extend(validate_farm(farm, known_variables(role_variables()), is_vaulted,
+                                        defaults=role_defaults(), specs=role_specs()))
         except AnsibleError as exc:
             errors.append("cannot evaluate the inventory variables: %s" % exc.message)
         if errors:

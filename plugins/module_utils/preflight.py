@@ -27,6 +27,7 @@ __metaclass__ = type
 import ntpath
 import posixpath
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.renderfarm.qube.plugins.module_utils import modes, settings
 
 PUBLISHED_DEFAULT_PASSWORD = "Pip3lin3P@$$wd"
@@ -78,19 +79,20 @@ def as_bool(value):
 class _Host(object):
     """One worker's variables with the role defaults, and the list its problems go to."""
 
-    def __init__(self, name, hostvars, is_vaulted):
+    def __init__(self, name, hostvars, is_vaulted, defaults=None):
         self.name = name
         self.hostvars = hostvars
         self.is_vaulted = is_vaulted
+        self.defaults = dict(DEFAULTS, **(defaults or {}))
         self.errors = []
 
     def get(self, var):
         value = self.hostvars.get(var)
-        return DEFAULTS.get(var) if value is None else value
+        return self.defaults.get(var) if value is None else value
 
     def flag(self, var):
         value = as_bool(self.get(var))
-        return bool(value) if value is not None else bool(DEFAULTS.get(var))
+        return bool(value) if value is not None else bool(self.defaults.get(var))
 
     def error(self, text):
         self.errors.append("%s: %s" % (self.name, text))
@@ -246,9 +248,9 @@ def known_variables(role_variables=()):
             | frozenset(role_variables))
 
 
-def validate_host(name, hostvars, known=None, is_vaulted=None):
+def validate_host(name, hostvars, known=None, is_vaulted=None, defaults=None):
     """Problems of one worker beyond settings.validate_host (mode, identity, types, unknown names)."""
-    host = _Host(name, hostvars, is_vaulted or _never_vaulted)
+    host = _Host(name, hostvars, is_vaulted or _never_vaulted, defaults)
     os_name = settings.detect_os(hostvars)
     _check_types(host)
     if known is not None:
@@ -289,13 +291,49 @@ def settings_problems(hostvars_by_name):
     return errors
 
 
-def validate_farm(hostvars_by_name, known=None, is_vaulted=None):
+def spec_problems(name, hostvars, specs, defaults):
+    """What the roles' argument specs refuse in one worker's variables, named by variable and host.
+
+    Types, choices and element types come from the specs (the same check the roles make when
+    they start); a string whose role default is not empty must not be empty, and no string may be
+    only whitespace. Secrets (``no_log``) are checked elsewhere without showing their value.
+    """
+    given = dict((var, hostvars[var]) for var in specs if var in hostvars and not specs[var].get("no_log"))
+    errors = []
+    if given:
+        plain = dict((var, dict((k, v) for k, v in option.items() if k not in ("description", "default", "version_added")))
+                     for var, option in specs.items() if var in given)
+        result = ArgumentSpecValidator(plain).validate(given)
+        errors.extend("%s: %s (the roles' argument specs refuse it). Fix the value in the inventory."
+                      % (name, message) for message in result.error_messages)
+    for var, value in sorted(given.items()):
+        if specs[var].get("type", "str") not in ("str", "path") or not isinstance(value, str):
+            continue
+        if value and not value.strip():
+            errors.append("%s: %s is only whitespace. Give a value or remove the variable." % (name, var))
+        elif not value and isinstance(defaults.get(var), str) and defaults.get(var):
+            errors.append("%s: %s is empty; the roles need a value (default %r). Remove the variable to use the "
+                          "default." % (name, var, defaults[var]))
+    return errors
+
+
+def validate_farm(hostvars_by_name, known=None, is_vaulted=None, defaults=None, specs=None):
     """Every problem of every worker at once: settings, then per host mode/identity/type checks.
 
     ``known`` is the set of allowed ``qube_*`` names (None skips the unknown-variable check);
-    ``is_vaulted(value)`` says whether a value came from an inline Ansible Vault string.
+    ``is_vaulted(value)`` says whether a value came from an inline Ansible Vault string;
+    ``defaults`` and ``specs`` are the workers' roles' defaults and argument specs (the action
+    plugin reads them from the roles; :data:`DEFAULTS` stands in when they are not given).
     """
     errors = settings_problems(hostvars_by_name)
     for name in sorted(hostvars_by_name):
-        errors.extend(validate_host(name, hostvars_by_name[name], known, is_vaulted))
+        hostvars = hostvars_by_name[name]
+        host_errors = validate_host(name, hostvars, known, is_vaulted, defaults)
+        if specs:
+            # A variable another check already named for this host is not reported twice.
+            mine = host_errors + [error for error in errors if error.startswith(name + ":")]
+            named = set(var for var in specs if any(var in error for error in mine))
+            host_errors.extend(error for error in spec_problems(name, hostvars, specs, defaults or DEFAULTS)
+                               if not any(var in error for var in named))
+        errors.extend(host_errors)
     return errors
