@@ -9,6 +9,7 @@ from conftest import SUPERVISOR, lab_host
 QBWRK = "/etc/qbwrk.conf"
 SBIN = "/usr/local/pfx/qube/sbin"
 PREPARED_QB_CONF = pathlib.Path(__file__).parent.parent / "files" / "render03_qb.conf"
+STUDIO_QBWRK = pathlib.Path(__file__).parent.parent / "files" / "studio_qbwrk.conf"
 
 # What molecule.yml's inventory says each worker's effective configuration is.
 EXPECTED = {
@@ -161,3 +162,26 @@ def test_supervisor_keeps_the_site_flags_and_drops_enforce_password(supervisor):
     assert 'supervisor_job_flags = "auto_mount,export_environment"' in text, text
     assert re.search(r'^supervisor_flags = "?host_recontact,retry_busy"?$', text, re.M), text
     assert "enforce_password" not in text
+
+
+def test_the_studios_qbwrk_conf_is_kept_outside_the_managed_sections(supervisor):
+    """Foreign sections, QubeUI/hand-set keys and comments survive, in their order (issue #14)."""
+    text = supervisor.file(QBWRK).content_string
+    remaining = text.splitlines(True)
+    for line in STUDIO_QBWRK.read_text().splitlines(True):
+        if line.startswith("templates = "):  # [global_config] templates is shared: ours are added
+            assert re.search(r'^templates = "?nuke,gpu"?$', text, re.M), text
+            continue
+        assert line in remaining, "lost or altered: %r\n%s" % (line, text)
+        remaining = remaining[remaining.index(line) + 1:]
+    assert "# renderfarm.qube manages [gpu]: worker_groups" in text
+    assert "# renderfarm.qube manages [render[01-02]]: worker_cpus" in text
+    assert "[default]" not in text.split("[ws01]")[1], "nothing hoisted into [default]"
+
+
+def test_a_worker_ansible_does_not_manage_sees_no_change(supervisor):
+    """ws01's effective configuration (as qbconfigfile expands it) is what the studio wrote."""
+    out = supervisor.check_output(f"{SBIN}/qbconfigfile {QBWRK}")
+    block = out.split("[ws01]", 1)[1].split("[", 1)[0]
+    found = dict(line.split(" = ", 1) for line in block.strip().splitlines())
+    assert found == {"worker_cpus": "2", "worker_job_types": "nuke", "worker_logmode": "remote"}, out
