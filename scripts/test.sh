@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI runs (`make test` calls this with no argument; .ci/run calls `make test`).
-# Stages can be run alone: scripts/test.sh lint|sanity|units|pytest|build|molecule [scenario...]
+# Stages can be run alone: scripts/test.sh lint|sanity|units|pytest|build|docs|importer|consumer|molecule [scenario...]
+# (and the others the usage line lists); `release` is the release check (changelog, artifact, docs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -225,6 +226,11 @@ PY
   echo "galaxy-importer: the artifact imports"
 }
 
+consumer() {
+  stage "consumer: the artifact installed in an empty project, renderfarm.qube.site on 2 lab hosts, report, re-run changed=0"
+  tests/consumer/run.sh
+}
+
 molecule_stage() {
   local scenarios=("$@")
   if [[ ${#scenarios[@]} -eq 0 ]]; then
@@ -262,6 +268,7 @@ case "${1:-all}" in
   build) build ;;
   docs) docs ;;
   importer) importer ;;
+  consumer) consumer ;;
   release) release ;;
   examples) examples ;;
   bad-input) trap cleanup EXIT; bad_input ;;
@@ -285,5 +292,5 @@ case "${1:-all}" in
     run faults faults
     run parity parity
     summary ;;
-  *) echo "usage: $0 [lint|sanity|units|pytest|build|examples|molecule [scenario...]|bad-input|leaks|faults|parity|windows-ad|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [lint|sanity|units|pytest|build|docs|importer|consumer|release|examples|molecule [scenario...]|bad-input|leaks|faults|parity|windows-ad|all]" >&2; exit 2 ;;
 esac
