@@ -152,6 +152,15 @@ PY
   local cols; cols=$(checkout_collections)
   export ANSIBLE_COLLECTIONS_PATH=$cols
   (cd "$cols/ansible_collections/renderfarm/qube" && antsibull-docs lint-collection-docs --plugin-docs .)
+  # ansible-doc renders every plugin and role of the collection.
+  local type name count=0
+  for type in module filter callback role; do
+    for name in $(ansible-doc -t "$type" -l renderfarm.qube 2>/dev/null | awk '$1 ~ /^renderfarm\.qube\./ {sub(":$", "", $1); print $1}'); do
+      ansible-doc -t "$type" "$name" >/dev/null || { echo "ansible-doc -t $type $name failed" >&2; return 1; }
+      count=$((count + 1))
+    done
+  done
+  echo "ansible-doc rendered $count plugins and roles"
   # The site: antsibull-docs writes RST from the plugin docs and role argument specs of the
   # checkout, Sphinx renders it (sphinx-ansible-theme). Output: build/docs/html/index.html.
   local src=$here/build/docs/src
