@@ -109,11 +109,13 @@ run_site() {
 # validated and in sync, and (for the second run) no host changed anything.
 check_report() {
   "$venv_bin/python" - "$project/reports/qube-report.json" "$1" "$2" "$WORKER" <<'PY'
-import json, sys
+import json, os, sys
 path, run, max_changed, worker = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 with open(path) as handle:
     report = json.load(handle)
 problems = []
+if not os.path.exists(os.path.join(os.path.dirname(path), "qube-report.html")):
+    problems.append("no qube-report.html beside the JSON report")
 if not report.get("complete"):
     problems.append("the report is not complete")
 rows = {row["host"]: row for row in report.get("hosts", [])}
