@@ -215,10 +215,13 @@ importer() {
   # and a placeholder must not ship. So the importer reads a copy of the artifact whose
   # MANIFEST.json names the local checkout; everything else is the artifact as built.
   # Before publishing, set `repository` in galaxy.yml and drop this copy.
+  # The copy also serves as the collection the importer's ansible-lint resolves renderfarm.qube
+  # from (ANSIBLE_COLLECTIONS_PATH below), with a cache of its own instead of ~/.ansible.
   local work=$here/.cache/galaxy-importer-run
-  rm -rf "$work" && mkdir -p "$work/tree"
-  tar -xzf "$tarball" -C "$work/tree"
-  python3 - "$work/tree/MANIFEST.json" "file://$here" <<'PY'
+  local tree=$work/collections/ansible_collections/renderfarm/qube
+  rm -rf "$work" && mkdir -p "$tree" "$work/home"
+  tar -xzf "$tarball" -C "$tree"
+  python3 - "$tree/MANIFEST.json" "file://$here" <<'PY'
 import json, sys
 path, repository = sys.argv[1], sys.argv[2]
 with open(path) as handle:
@@ -230,8 +233,9 @@ if not info.get("repository"):
 with open(path, "w") as handle:
     json.dump(manifest, handle, indent=4)
 PY
-  tar -czf "$work/$(basename "$tarball")" -C "$work/tree" .
-  (cd "$work" && PATH="$venv/bin:$PATH" GALAXY_IMPORTER_RUN_ANSIBLE_TEST=False \
+  tar -czf "$work/$(basename "$tarball")" -C "$tree" .
+  (cd "$work" && PATH="$venv/bin:$PATH" ANSIBLE_HOME=$work/home ANSIBLE_COLLECTIONS_PATH=$work/collections \
+     GALAXY_IMPORTER_RUN_ANSIBLE_TEST=False \
      GALAXY_IMPORTER_RUN_ANSIBLE_LINT=True GALAXY_IMPORTER_CHECK_CHANGELOG=True \
      "$venv/bin/python" -m galaxy_importer.main --print-result "$(basename "$tarball")" > importer.log 2>&1) || {
     grep -E '^(ERROR|WARNING)' "$work/importer.log" | cut -c1-400; echo "importer failed: $work/importer.log" >&2; return 1; }
