@@ -5,7 +5,8 @@ on two workers (wsw1 through its local qb.conf and a restart, wsw2 through qbwrk
 the stand-in's boot diagnostics send them to ``panic`` and write ``panic: <reason>`` to their
 workerlog, as the vendor's do (CPR worker_boot_diagnostics_retries.md). The run must fail exactly
 those two hosts, each with the line from its own log, within the bounded wait, and leave wsw3
-alone. A run without the bad setting brings them back; a further run changes nothing.
+alone. A run without the bad setting brings them back; a further run changes nothing. Last, a worker
+the supervisor lists under none of its names is neither drained nor restarted: its host fails.
 The tests run in file order and share the farm.
 """
 import json
@@ -40,9 +41,9 @@ def states(sup):
     return {h.findtext("name"): h.findtext("state") for h in root.iter("host")}
 
 
-def run_site(extra_vars, report_dir, timeout=600):
+def run_site(extra_vars, report_dir, timeout=600, limit=None):
     argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"], SITE,
-            "-e", json.dumps(extra_vars)]
+            "-e", json.dumps(extra_vars)] + (["--limit", limit] if limit else [])
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
                ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
                ANSIBLE_CALLBACKS_ENABLED="renderfarm.qube.qube_report", QUBE_REPORT_DIR=str(report_dir))
@@ -82,3 +83,37 @@ def test_a_run_without_the_bad_setting_brings_them_back(sup, tmp_path):
     assert {w: states(sup).get(w) for w in WORKERS} == dict.fromkeys(WORKERS, "active")
     rc, recap, out, _ = run_site({"qube_serial": 3}, tmp_path)
     assert rc == 0 and sum(r["changed"] for r in recap.values()) == 0, out[-4000:]
+
+
+def _wait(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(1)
+    return predicate()
+
+
+def test_worker_the_supervisor_does_not_list_is_not_restarted(sup, tmp_path):
+    """wsw3 registers as "ghost3", which none of its names match: no drain, no restart, host fails."""
+    w3 = lab_host("wsw3")
+    dropin = "/etc/systemd/system/worker.service.d/zz-lab-ghost.conf"
+    w3.check_output(f"mkdir -p {os.path.dirname(dropin)} && "
+                    f"printf '[Service]\\nEnvironment=QB_STANDIN_HOSTNAME=ghost3\\n' > {dropin} && "
+                    "systemctl daemon-reload && systemctl restart worker")
+    try:
+        assert _wait(lambda: states(sup).get("ghost3") == "active"), states(sup)
+        # The supervisor forgets the old record (as after qbadmin w --remove): wsw3 is listed by no name.
+        sup.check_output("systemctl stop supervisor && python3 -c \"import json; p='/var/spool/qube-standin/workers.json'; "
+                         "d=json.load(open(p)); d.pop('wsw3', None); json.dump(d, open(p, 'w'))\" && systemctl start supervisor")
+        assert _wait(lambda: states(sup).get("ghost3") == "active" and "wsw3" not in states(sup)), states(sup)
+        pid = w3.check_output("systemctl show -p MainPID --value worker")
+        conf = w3.check_output("sha256sum /etc/qb.conf")
+        argv_extra = {"qube_worker_port": 50177, "qube_serial": 3}
+        rc, recap, out, _ = run_site(argv_extra, tmp_path, limit="wsw3")
+        assert rc != 0 and recap["wsw3"]["failed"] == 1, out[-4000:]
+        assert "The supervisor lists none of the names of worker wsw3 (tried: wsw3" in out, out[-4000:]
+        assert "Set qube_worker_name to the name qbhosts shows for it" in out
+        # left as it was: same process, same qb.conf (put back from the backup)
+        assert w3.check_output("systemctl show -p MainPID --value worker") == pid
+        assert w3.check_output("sha256sum /etc/qb.conf") == conf
+    finally:
+        w3.run(f"rm -f {dropin} && systemctl daemon-reload && systemctl restart worker")
