@@ -181,6 +181,11 @@ class CallbackModule(CallbackBase):
         self._facts = {}
         self._failures = {}
         self._workers = set()
+        # Hosts that got past the read-only preflight plays: a worker that only passed its checks
+        # before the run stopped (another host's problem, the supervisor down) is "not run".
+        self._worked = set()
+        self._preflight_seen = set()
+        self._preflight_play = False
         self._supervisors = set()
         self._playbook = ""
         self._started = _now()
@@ -196,6 +201,7 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play):
         """Read group membership from the play's inventory (``add_host`` may grow it per play)."""
+        self._preflight_play = str(play.get_name()).startswith("Preflight")
         manager = play.get_variable_manager() if hasattr(play, "get_variable_manager") else None
         inventory = getattr(manager, "_inventory", None)
         if inventory is None:
@@ -212,7 +218,18 @@ class CallbackModule(CallbackBase):
 
     # --- facts from task results ---
 
+    def _worked_on(self, task_result):
+        if self._preflight_play:
+            self._preflight_seen.add(host_name(task_result))
+        else:
+            self._worked.add(host_name(task_result))
+
+    def v2_runner_on_skipped(self, result):
+        """A skipped task outside the preflight still means the host took part in the run."""
+        self._worked_on(result)
+
     def _collect(self, task_result):
+        self._worked_on(task_result)
         fact = report_fact(task_result)
         if fact:
             self._facts.setdefault(host_name(task_result), {}).update(fact)
@@ -227,6 +244,7 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         """Remember the task where the host failed (an ignored failure does not count)."""
+        self._worked_on(result)
         if not ignore_errors:
             self._failures[host_name(result)] = ("failed", task_name(result))
 
@@ -249,11 +267,18 @@ class CallbackModule(CallbackBase):
         rows = []
         for host in hosts:
             counts = stats.summarize(host) if host in stats.processed else None
+            if counts is not None and host not in self._worked and host not in self._failures \
+                    and self._playbook_has_preflight_only(host):
+                counts = None  # passed the preflight, then the run stopped before its plays
             if counts is not None:
                 counts = {key: counts.get(key, 0) for key in RECAP_KEYS}
             rows.append(HostRow.build(host, self._role_of(host), self._facts.get(host), counts))
         run = RunInfo(playbook=self._playbook, started=self._started, ended=_now(), check_mode=self._check_mode())
         return FarmReport(run, rows)
+
+    def _playbook_has_preflight_only(self, host):
+        """Whether ``host`` took part only in preflight plays (seen there, never after)."""
+        return host in self._preflight_seen
 
     @staticmethod
     def _check_mode():

@@ -32,7 +32,8 @@ FACT_KEYS = {
     "job_identity": None,
     "execution_mode": ("proxy", "user", "desktop_user"),
     # not_running: a Desktop User worker whose user is not logged in (its normal state)
-    "config_state": ("in_sync", "drifted", "not_running", UNKNOWN),
+    # panic/down: the worker's own state after the change (qbhosts), a failure of its host
+    "config_state": ("in_sync", "drifted", "not_running", "panic", "down", UNKNOWN),
     "validation": ("passed", "failed", "skipped"),
     "validation_detail": None,
     "drain": None,
@@ -44,7 +45,7 @@ INVALID = "(invalid)"
 
 TONES = {
     "ok": "good", "passed": "good", "in_sync": "good",
-    "failed": "bad", "drifted": "bad", "unreachable": "bad",
+    "failed": "bad", "drifted": "bad", "unreachable": "bad", "panic": "bad", "down": "bad",
     "skipped": "neutral", UNKNOWN: "neutral", NOT_RUN: "neutral", "not_running": "neutral",
     "service": "info", "desktop": "info", "proxy": "accent", "user": "accent", "desktop_user": "accent",
     "worker": "plain", "supervisor": "plain", "other": "plain",

@@ -24,12 +24,6 @@ Round A (gen 1 -> 2, one run of the whole farm, one fault per worker):
           marker is there and the worker still runs the old value; the recovery run restarts it.
   F3 fw3  validation failing: its validation path is /srv/locked (0700 root) for this run only.
           Asserted: the report shows validation failed for fw3 alone; its new config is applied.
-  F4 fad1 DC unreachable from this worker only: ``ip route add blackhole 10.88.0.5/32`` inside
-          fad1, winbind cache flushed (dc1 itself keeps running for everyone else). Asserted:
-          fad1 fails at the AD account lookup, the report says so, qb.conf old or new; the
-          supervisor's state for fad1 is recorded (the stand-in panics a worker whose proxy
-          account stops resolving when the push reconfigures it); after the DC is back the
-          recovery run brings it to active and in sync.
   F5a fw4 SIGKILL of the qube_conf module on fw4 the moment its temp file appears in /etc
           (``faults/killer.py``, inotify). Asserted: qb.conf is the old bytes, the temp file is
           left, the next run removes it (warning) and converges.
@@ -60,6 +54,14 @@ Round C (fw4 gen 3, central only; qbconfigfile on fs1 made to wait while it vali
   Then the next run (--limit localhost:fs1:fw4) removes the leftover temp file, pushes, and fw4
   is in sync; the last run of the suite covers the whole farm and reports changed=0 everywhere.
 
+Round D (fad1 gen 4, central only; whole farm):
+  F4 fad1 DC unreachable from this worker only: ``ip route add blackhole 10.88.0.5/32`` inside
+          fad1, winbind cache flushed (dc1 itself keeps running for everyone else). From fad1 this
+          looks exactly like a wrong account name, so the host-side preflight (issue #14) stops the
+          run before anything changes: it names fad1, the account and the variables; no later play
+          starts; qbwrk.conf and every qb.conf are the bytes they were. After the DC is back the
+          next run converges fad1 and the one after reports changed=0.
+
 Only this suite's hosts are touched; they are destroyed at the end (unless QUBE_FAULTS_KEEP=1).
 """
 
@@ -87,7 +89,6 @@ MANAGED_LOCAL = ("qb_supervisor", "qb_domain", "worker_boot_delay")
 STATE_DIR = "/var/lib/renderfarm-qube"
 RESTART_MARKER, PUSH_MARKER = "qb.conf.restart-pending", "qbwrk.conf.push-pending"
 QB_CONF_TASK = "Worker config | Local qb.conf"
-AD_LOOKUP_TASK = "Identity | The AD proxy account resolves on this worker"
 PUSH_HANDLER = "Qube supervisor push worker config"
 QBWRK_TASK_RE = r"TASK \[renderfarm\.qube\.supervisor_config : Supervisor config \| Write qbwrk\.conf"
 QB_CONF_TASK_RE = r"TASK \[renderfarm\.qube\.worker_config : Worker config \| Local qb\.conf"
@@ -247,25 +248,22 @@ def round_a(lab_farm):
         inj.set_link(FW1, up=False)
         cut["at"] = time.time()
 
-    with timed("A: inject (DC blackhole on fad1, full /etc on fw5, killer on fw4)"):
-        inj.ensure_joined(FAD1)
-        inj.blackhole_dc(FAD1)
+    with timed("A: inject (full /etc on fw5, killer on fw4)"):
         rec["etc_free_kib"] = inj.fill_etc(FW5)
         killer = inj.Killer(FW4)
     farm.inventory.write(2, {FW3.name: {"qube_validation_paths": ["/srv/locked"]}})
     try:
-        with timed("A: fault run gen 1 -> 2, whole farm (F1 F3 F4 F5a F6 F7)"):
+        with timed("A: fault run gen 1 -> 2, whole farm (F1 F3 F5a F6 F7)"):
             run = farm.runner.play("A-faults", triggers=[(QB_CONF_TASK_RE, lambda r: None),
                                                          (r"^(changed|ok): \[fw1\]", cut_fw1)])
         rec["fault"], rec["cut"], rec["killer"] = run, bool(cut), killer.result()
         rec["qb"] = {h.name: F.read_bytes(h, F.QB_CONF) for h in ALL_WORKERS if h is not FW1}
         rec["leftovers"] = {h.name: leftovers(h) for h in (FW4, FW5)}
     finally:
-        with timed("A: take the faults out (link up, /etc unmounted, DC route removed)"):
+        with timed("A: take the faults out (link up, /etc unmounted)"):
             inj.set_link(FW1, up=True)
             inj.wait_ssh(FW1)
             inj.unfill_etc(FW5)
-            rec["rejoined"] = inj.restore_dc(FAD1)
     rec["qb"][FW1.name] = F.read_bytes(FW1, F.QB_CONF)
     rec["markers"] = {h.name: marker(h, RESTART_MARKER) for h in ALL_WORKERS}
     rec["running"] = {h.name: inj.effective(h) for h in ALL_WORKERS}
@@ -328,25 +326,6 @@ def test_f3_validation_fails_on_one_host(round_a):
     assert_settled(round_a["settled"])
 
 
-def test_f4_dc_unreachable_from_one_worker(round_a):
-    run = round_a["fault"]
-    assert round_a["dc_running"], "dc1 must keep running: the fault is a route inside fad1 only"
-    row = run.row(FAD1.name)
-    assert row["status"] == "failed" and row["failed_at"].endswith(AD_LOOKUP_TASK), row
-    assert "renderproxy (qube_proxy_account, qube_worker_host_domain) does not resolve on this worker" \
-        in " ".join(run.output.split()), run.output[-3000:]
-    assert_old_or_new(round_a)
-    if round_a["qb"][FAD1.name] == round_a["new"][FAD1.name]:
-        assert round_a["markers"][FAD1.name]
-    # Recorded, not judged: the stand-in re-runs its boot diagnostics on the push, and a proxy
-    # account that no longer resolves puts the worker in "panic" until it is reconfigured.
-    print("\nF4: fad1's qb.conf during the DC outage: %s, its state: %s" % (
-        "new" if round_a["qb"][FAD1.name] == round_a["new"][FAD1.name] else "old", round_a["states"].get(FAD1.name)))
-    assert round_a["states"].get(FAD1.name) in ("active", "panic")
-    assert_converged(round_a["recovery"], {FAD1.name: (2, "faults gen 2")})
-    assert_settled(round_a["settled"])
-
-
 def test_f5a_module_killed_while_writing_qb_conf(round_a):
     run, killed = round_a["fault"], round_a["killer"]
     assert killed.get("killed"), "the killer on fw4 never fired: %s" % killed
@@ -390,9 +369,10 @@ def test_f7_unmanaged_keys_kept_backup_restorable(round_a):
 def test_round_a_report_says_what_happened(round_a):
     run = round_a["fault"]
     assert run.returncode != 0 and run.report["complete"] is True
-    assert run.failed() == {FW1.name, FW4.name, FW5.name, FAD1.name} | (run.failed() & {FW3.name}), run.recap
+    assert run.failed() == {FW1.name, FW4.name, FW5.name} | (run.failed() & {FW3.name}), run.recap
     assert run.row(FS1.name)["status"] == "ok" and run.row(FW2.name)["status"] == "ok"
-    for name in (FW1.name, FW4.name, FW5.name, FAD1.name):
+    assert run.row(FAD1.name)["status"] == "ok", run.row(FAD1.name)
+    for name in (FW1.name, FW4.name, FW5.name):
         assert "%s %s at: " % (name, run.row(name)["status"]) in run.output
     recovery = round_a["recovery"]
     assert_converged(recovery, {h.name: (2, "faults gen 2") for h in ALL_WORKERS})
@@ -533,3 +513,47 @@ def test_end_state_of_the_whole_farm(round_a, round_c):
     assert not any(round_c["final_leftovers"].values()), round_c["final_leftovers"]
     assert not any(round_c["final_markers"].values()), round_c["final_markers"]
     assert_settled(round_c["settled"])
+
+
+# --- round D: the DC unreachable from one AD worker -----------------------------------------------
+
+HOST_PREFLIGHT_TASK = "Preflight | Every problem of every worker, before the supervisor or any worker changes"
+
+
+@pytest.fixture(scope="module")
+def round_d(lab_farm, round_c):
+    farm, rec = lab_farm, {}
+    farm.inventory.write(2, {FAD1.name: {"qube_worker_description": "faults gen 4"}})
+    rec["qbwrk_old"] = F.read_bytes(FS1, F.QBWRK_CONF)
+    rec["qb_old"] = {h.name: F.read_bytes(h, F.QB_CONF) for h in ALL_WORKERS}
+    with timed("D: inject (DC blackhole on fad1)"):
+        inj.ensure_joined(FAD1)
+        inj.blackhole_dc(FAD1)
+    try:
+        with timed("D: fault run, whole farm (F4)"):
+            rec["fault"] = farm.runner.play("D-dc-unreachable")
+        rec["qbwrk_fault"] = F.read_bytes(FS1, F.QBWRK_CONF)
+        rec["qb_fault"] = {h.name: F.read_bytes(h, F.QB_CONF) for h in ALL_WORKERS}
+    finally:
+        with timed("D: DC route removed"):
+            rec["rejoined"] = inj.restore_dc(FAD1)
+    rec["dc_running"] = F.dc_running()
+    with timed("D: recovery run, whole farm"):
+        rec["recovery"] = farm.runner.play("D-recovery")
+    with timed("D: settled run, whole farm"):
+        rec["settled"] = farm.runner.play("D-settled")
+    return rec
+
+
+def test_f4_dc_unreachable_from_one_worker_stops_the_run_before_any_change(round_d):
+    run = round_d["fault"]
+    assert round_d["dc_running"], "dc1 must keep running: the fault is a route inside fad1 only"
+    assert run.returncode != 0 and HOST_PREFLIGHT_TASK in run.output, run.tail()
+    flat = " ".join(run.output.split())
+    assert ("fad1: qube_proxy_account and qube_worker_host_domain names MYCORP\\renderproxy, which does not "
+            "resolve on this host") in flat, run.tail()
+    assert "PLAY [Supervisor" not in run.output and "PLAY [Workers" not in run.output, run.tail()
+    assert round_d["qbwrk_fault"] == round_d["qbwrk_old"]
+    assert round_d["qb_fault"] == round_d["qb_old"]
+    assert_converged(round_d["recovery"], {FAD1.name: (2, "faults gen 4")})
+    assert_settled(round_d["settled"])

@@ -237,3 +237,9 @@ def test_html_escapes_every_value():
 def test_html_check_mode_banner():
     page = rp.render_html(rp.FarmReport(rp.RunInfo(check_mode=True)))
     assert "check mode: hosts untouched, &quot;changed&quot; = would change" in page and "No hosts in this run." in page
+
+
+def test_panic_and_down_are_shown_as_such_and_bad():
+    from ansible_collections.renderfarm.qube.plugins.module_utils.report import sanitize_fact, tone
+    assert tone("panic") == tone("down") == "bad"
+    assert sanitize_fact({"config_state": "panic"})["config_state"] == "panic"
