@@ -49,6 +49,9 @@ FAILED_STATES = ("panic", "down")
 FAILING_VERDICTS = ("drifted", "panic", "down", "unknown")
 
 
+UNKNOWN_VERDICT = "unknown"
+
+
 def judge(result, state, mode="service", check_state=True):
     """Verdict for one worker and whether waiting longer could change it: ``(verdict, settled)``.
 
@@ -64,10 +67,11 @@ def judge(result, state, mode="service", check_state=True):
     desktop = mode == "desktop"
     has_error = "error" in result
     if not check_state:
-        # check mode starts nothing: the state is not judged, the configuration only predicted
+        # Check mode starts and writes nothing: a worker whose configuration this run would change
+        # still runs the old one, so a difference is what the real run applies, not a drift.
         if result.get("ok"):
             return "in_sync", True
-        return ("not_running", True) if has_error else ("drifted", True)
+        return ("not_running", True) if has_error else (UNKNOWN_VERDICT, True)
     state = (state or "unreadable").lower()
     if state == "panic":
         return "panic", False

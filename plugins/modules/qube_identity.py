@@ -277,8 +277,11 @@ action:
   sample: unchanged
   choices: [registered, updated, unchanged, skipped]
 proxy_password_hash:
-  description: The encrypted password for C(qbwrk.conf), the same string while the password does not change.
-  returned: with O(register=central), except in check mode before the first registration
+  description:
+    - The encrypted password for C(qbwrk.conf), the same string while the password does not change.
+    - In check mode, when the registration would change, a fixed stand-in string (no secret) so the
+      caller can predict the change of C(qbwrk.conf).
+  returned: with O(register=central)
   type: str
   sample: 4f1a...e9
 backup_file:
@@ -335,6 +338,7 @@ QUBE_BINS = {"darwin": "/Applications/pfx/qube/bin"}
 QUBE_BIN = QUBE_BINS.get(sys.platform, "/usr/local/pfx/qube/bin")
 PROGRAMS = ("qbhash", "qblogin", "qbsub", "qbout")
 PBKDF2_ITERATIONS = 200000
+CHECK_MODE_HASH = "renderfarm-qube-check-mode-new-encrypted-password"
 REDACTED = "REDACTED"
 
 
@@ -551,6 +555,10 @@ def register_credential(module, result):
     }
     if result["changed"] and not module.check_mode:
         apply_registration(module, state, result)
+    elif params["register"] == "central" and result["changed"]:
+        # Check mode: qbhash is not run, so there is no new encrypted string yet. A stand-in value
+        # lets the caller predict the qbwrk.conf change (shown REDACTED) without a secret.
+        result["proxy_password_hash"] = CHECK_MODE_HASH
     elif params["register"] == "central" and record.get("hash"):
         result["proxy_password_hash"] = record["hash"]
 

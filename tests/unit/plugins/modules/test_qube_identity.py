@@ -210,7 +210,8 @@ def test_central_returns_the_same_hash_until_the_password_changes(env):
     assert calls(env) == [env.qbhash]
     assert open(env.conf).read() == QB_CONF  # central never touches qb.conf
     checked, _raw = run(dict(args, password=NEW_PASSWORD), check_mode=True)
-    assert checked["changed"] is True and checked["proxy_password_hash"] == first["proxy_password_hash"]
+    # Check mode runs no qbhash: a stand-in string predicts the qbwrk.conf change.
+    assert checked["changed"] is True and checked["proxy_password_hash"] == qube_identity.CHECK_MODE_HASH
     third, _raw = run(dict(args, password=NEW_PASSWORD))
     assert third["changed"] is True and third["proxy_password_hash"] != first["proxy_password_hash"]
     assert len(calls(env)) == 2
@@ -330,3 +331,10 @@ def test_program_defaults_follow_the_os(monkeypatch):
         monkeypatch.setattr(_sys, "platform", "linux")
         importlib.reload(qube_identity)
     assert qube_identity.QUBE_BIN == "/usr/local/pfx/qube/bin"
+
+
+def test_central_check_mode_predicts_a_new_hash_without_running_qbhash(env):
+    args = local_args(env, register="central")
+    first, _raw = run(args, check_mode=True)
+    assert first["changed"] and first["proxy_password_hash"] == qube_identity.CHECK_MODE_HASH
+    assert not os.path.exists(os.path.join(env.dir, "argv.log")), "qbhash ran in check mode"
