@@ -299,9 +299,13 @@ class Worker:
         return {"ok": True}
 
     def reconfigure(self) -> dict:
-        """``qbadmin w --reconfigure``: re-read qb.conf, fetch the central config, re-run the diagnostics once."""
+        """``qbadmin w --reconfigure``: fetch the central config again, re-run the diagnostics once.
+
+        The local qb.conf is NOT re-read: the vendor applies a qb.conf change with a worker restart
+        and a qbwrk.conf change with a reconfigure (KB "How do I set my own shared directory for job
+        types"), so a change that forgets the restart must not pass here.
+        """
         try:
-            self.local = read_qb_conf()
             if self.uses_supervisor():
                 self.fetch_central()
             else:

@@ -187,6 +187,18 @@ def test_reconfigure_to_user_mode_runs_as_submitter(farm, users):
     farm.run("qbadmin", "worker", "--reconfigure")
 
 
+def test_reconfigure_does_not_reread_the_local_qb_conf(farm, users):
+    """A qb.conf change needs a worker restart, a qbwrk.conf change a reconfigure (KB "How do I set my
+    own shared directory for job types"): reconfigure leaves the worker's local settings as it read them."""
+    farm.write_qbwrk(f"[default]\nproxy_account = {users[0]}\nworker_cpus = 2\n")
+    farm.write_qb_conf("worker_description = only after a restart\n")
+    try:
+        farm.run("qbadmin", "worker", "--reconfigure")
+        assert "only after a restart" not in farm.run("qbadmin", "worker", "--configuration", "w1").stdout
+    finally:
+        farm.write_qb_conf()
+
+
 def test_unknown_worker_configuration_fails(farm):
     result = farm.run("qbadmin", "worker", "--configuration", "nosuchhost", check=False)
     assert result.returncode != 0 and "nosuchhost" in result.stderr

@@ -338,3 +338,12 @@ def test_central_check_mode_predicts_a_new_hash_without_running_qbhash(env):
     first, _raw = run(args, check_mode=True)
     assert first["changed"] and first["proxy_password_hash"] == qube_identity.CHECK_MODE_HASH
     assert not os.path.exists(os.path.join(env.dir, "argv.log")), "qbhash ran in check mode"
+
+
+def test_qbhash_that_prints_no_encrypted_string_fails_without_the_password(env):
+    """qbhash's output format is not documented (CLI/qbhash.md): anything but one token is refused."""
+    for body in ('echo "encrypted: a b c"', "true", 'printf "%s\\n" "$input"'):
+        odd = fake_program(env.dir, "qbhash-odd", body)
+        result, raw = run(local_args(env, register="central", qbhash_path=odd, state_dir=env.dir + "/state-" + str(len(body))))
+        assert result["failed"] is True and "printed no encrypted password" in result["msg"], result
+        assert PASSWORD not in raw
