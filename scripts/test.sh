@@ -302,6 +302,9 @@ case "${1:-all}" in
     run units units
     run pytest pytest_stage
     run build build
+    run docs docs
+    run importer importer
+    run consumer consumer
     run examples examples
     run molecule molecule_stage
     run windows-ad windows_ad

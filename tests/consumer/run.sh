@@ -108,9 +108,9 @@ run_site() {
 # check_report RUN MAX_CHANGED: the callback's JSON is complete, every host ok, the worker
 # validated and in sync, and (for the second run) no host changed anything.
 check_report() {
-  "$venv_bin/python" - "$project/reports/qube-report.json" "$1" "$2" "$WORKER" <<'PY'
+  "$venv_bin/python" - "$project/reports/qube-report.json" "$1" "$2" "$WORKER" "$SUP" <<'PY'
 import json, os, sys
-path, run, max_changed, worker = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+path, run, max_changed, worker, supervisor = sys.argv[1:6]
 with open(path) as handle:
     report = json.load(handle)
 problems = []
@@ -119,10 +119,13 @@ if not os.path.exists(os.path.join(os.path.dirname(path), "qube-report.html")):
 if not report.get("complete"):
     problems.append("the report is not complete")
 rows = {row["host"]: row for row in report.get("hosts", [])}
-if worker not in rows:
-    problems.append("no report row for %s" % worker)
+for host in (worker, supervisor):
+    if host not in rows:
+        problems.append("no report row for %s" % host)
 for host, row in sorted(rows.items()):
-    if row.get("status") != "ok":
+    # The inventory's hosts must be ok; the controller's row (localhost, which runs only the
+    # preflight) must not have failed.
+    if row.get("status") != "ok" and (host != "localhost" or row.get("status") in ("failed", "unreachable")):
         problems.append("%s: status %s" % (host, row.get("status")))
     if max_changed != "any" and int(row.get("changed", 0)) > int(max_changed):
         problems.append("%s: %s changed tasks" % (host, row.get("changed")))
