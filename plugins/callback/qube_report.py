@@ -11,6 +11,7 @@ DOCUMENTATION = r"""
 name: qube_report
 type: notification
 short_description: Per-host Qube! farm report (terminal table, JSON and HTML) at the end of a run
+version_added: 0.1.0
 description:
   - Collects the C(qube_report) fact that the collection's roles set on every worker, the
     per-host recap counts and the run's metadata, and at the end of the playbook prints a table
@@ -267,8 +268,8 @@ class CallbackModule(CallbackBase):
         rows = []
         for host in hosts:
             counts = stats.summarize(host) if host in stats.processed else None
-            if counts is not None and host not in self._worked and host not in self._failures \
-                    and self._playbook_has_preflight_only(host):
+            if counts is not None and host in self._workers and host not in self._worked \
+                    and host not in self._failures and self._playbook_has_preflight_only(host):
                 counts = None  # passed the preflight, then the run stopped before its plays
             if counts is not None:
                 counts = {key: counts.get(key, 0) for key in RECAP_KEYS}

@@ -162,8 +162,6 @@ def write(module, text, has_secret):
     return backup_file
 
 
-
-
 def apply(module, path, old_text, new_text, exists, secret_keys, changed_keys=None):
     """Write ``new_text`` to ``path`` when it differs (not in check mode) -> the module result dict.
 

@@ -102,7 +102,7 @@ def parse_hosts_xml(text):
             continue
         has_lock, lock_text = _field(elem, LOCK_FIELDS)
         has_jobs, jobs_text = _field(elem, JOB_FIELDS)
-        _, state = _field(elem, STATE_FIELDS)
+        state = _field(elem, STATE_FIELDS)[1]
         hosts[name] = {
             "locked": _lock_value(lock_text) if has_lock else None,
             "jobs": _jobs_value(jobs_text) if has_jobs else None,

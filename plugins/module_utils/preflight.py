@@ -275,11 +275,13 @@ def settings_problems(hostvars_by_name):
     errors = []
     for name in sorted(hostvars_by_name):
         hostvars = hostvars_by_name[name]
+        failure = None
         try:
             errors.extend(settings.validate_host(name, hostvars))
-            continue
         except Exception as exc:  # pylint: disable=broad-except
             failure = type(exc).__name__
+        if failure is None:
+            continue
         placement = hostvars.get("qube_config_placement")
         if placement is not None and placement not in ("central", "local"):
             errors.append("%s: qube_config_placement must be central or local (got %r). Set it to central "

@@ -203,7 +203,6 @@ class QbConf(object):
         self.lines = kept
         return changed
 
-
     def edit_list(self, key, present=(), absent=(), default=None):
         """Add ``present`` and drop ``absent`` items of the comma list ``key``, keeping every other item.
 

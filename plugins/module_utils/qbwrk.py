@@ -188,7 +188,7 @@ def _layout(hosts, templates, defaults):
     """(desired [(host, config)], [default] values, OS sections, template text) for :func:`render`."""
     desired = [(host, desired_config(host, templates, defaults)) for host in hosts]
     default_section = _render_all(defaults or {})
-    for key, value in _common(config for _, config in desired).items():
+    for key, value in _common(config for _host, config in desired).items():
         default_section.setdefault(key, value)
     template_text = dict((name, _render_all(values)) for name, values in templates.items())
     os_sections = {}
@@ -237,7 +237,7 @@ def _text(header, template_text, default_section, os_sections, groups):
         for section_name in _collapse(sorted(members, key=_sort_key)):
             host_blocks.append((_sort_key(section_name.split("[")[0] + _first_number(section_name)),
                                 _section(section_name, dict(rest), host_templates)))
-    blocks.extend(block for _, block in sorted(host_blocks))
+    blocks.extend(block for _key, block in sorted(host_blocks))
     return "\n".join(blocks)
 
 

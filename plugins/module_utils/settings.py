@@ -273,8 +273,8 @@ def _resolve(name, hostvars, errors):
             elif var not in resolved:
                 sources.setdefault(var, []).append((group, value))
     for var, found in sorted(sources.items()):
-        if any(value != found[0][1] for _, value in found[1:]):
-            groups = " and ".join(group for group, _ in found)
+        if any(value != found[0][1] for _group, value in found[1:]):
+            groups = " and ".join(group for group, _value in found)
             errors.append("%s: groups %s set %s to different values. Set %s for this host in host_vars "
                           "or make the groups agree." % (name, groups, var, var))
         resolved[var] = found[0][1]
@@ -317,11 +317,11 @@ def _host(name, hostvars):
         os_name = "linux"
     section = variables.get("qube_worker_name")
     if section is None:
-        section = str(hostvars.get("inventory_hostname", name)).split(".")[0]
+        section = str(hostvars.get("inventory_hostname", name)).split(".", 1)[0]
     if not isinstance(section, str) or not section.strip():
         errors.append("%s: qube_worker_name must be the non-empty name the worker registers with (got %r)."
                       % (name, section))
-        section = str(name).split(".")[0]
+        section = str(name).split(".", 1)[0]
     for var, choices in (("qube_config_placement", ("central", "local")),):
         if variables.get(var, "central") not in choices:
             errors.append("%s: %s must be central or local (got %r)." % (name, var, variables[var]))

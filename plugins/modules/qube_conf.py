@@ -225,6 +225,7 @@ from ansible_collections.renderfarm.qube.plugins.module_utils.qbconf import (
     QbConf, QbConfError, Raw, parse_lines, render_value, values_equal,
 )
 
+
 def merge(module, old_text, settings, remove, secret_keys, remove_values=None, list_items=None):
     """Apply ``settings``, ``remove``, ``remove_values`` and ``list_items`` to ``old_text``
     -> (new text, changed keys)."""

@@ -158,7 +158,7 @@ changed_hosts:
   sample: [render03]
 previous:
   description:
-    - The section content each worker of O(changed_hosts) had before (templates and raw values), to
+    - The section content each worker of RV(changed_hosts) had before (templates and raw values), to
       put it back when its batch fails. Secret values are masked in the output.
   returned: always
   type: dict

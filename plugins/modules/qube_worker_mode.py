@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: qube_worker_mode
 short_description: Put a Linux Qube! worker in service mode or Desktop User mode in one call
-version_added: "0.2.0"
+version_added: "0.3.0"
 description:
   - Looks up the desktop users on the host, reads what the last run recorded, plans the mode with
     the collection's C(modes) module_utils (the same plan the role uses on macOS and Windows) and
