@@ -484,7 +484,8 @@ def test_restricted_host_policy_refuses_unnamed_workers(farm2, users, tmp_path):
         farm2.start("worker", QB_STANDIN_ROOT=str(root), QB_STANDIN_HOSTNAME=name)
     wait_for(lambda: farm2.hosts().get("w5", {}).get("state") == "active", what="worker w5 active")
     reason = "worker w7 refused: supervisor_host_policy = restrictedbyname and its name 'w7' is not in /etc/qbwrk.conf"
-    wait_for(lambda: reason in (w7_root / "var/log/workerlog").read_text(), what="refusal in w7's workerlog")
+    w7_log = w7_root / "var/log/workerlog"  # the worker creates it when it starts: wait for it too
+    wait_for(lambda: w7_log.exists() and reason in w7_log.read_text(), what="refusal in w7's workerlog")
     assert "w7" not in farm2.hosts()
     assert (farm2.root / "var/log/supervisorlog").read_text().count(reason) == 1
     assert farm2.run("qblock", "w7", check=False).returncode == 1
