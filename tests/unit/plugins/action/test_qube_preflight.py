@@ -198,13 +198,13 @@ def test_undefined_variable_is_one_problem_among_the_others():
 
 def test_the_roles_argument_specs_are_the_contract():
     """Values the roles' argument specs refuse, empty and whitespace-only strings: all refused up front."""
-    hostvars = {"a1": {"qube_proxy_password": "s3cret", "qube_drain_timeout": "soon", "qube_windows_msi_properties": "x",
+    hostvars = {"a1": {"qube_proxy_password": "s3cret", "qube_drain_timeout": "soon", "qube_windows_msi_properties": ["x"],
                        "qube_worker_unit": "  ", "qube_macos_daemon_label": ""}}
     result = action({"hosts": ["a1"], "supervisors": ["sup"]}).run(task_vars={"hostvars": hostvars})
     errors = result["errors"]
     assert any(e.startswith("a1: argument 'qube_drain_timeout' is of type str and we were unable to convert to int")
                and e.endswith("(the roles' argument specs refuse it). Fix the value in the inventory.") for e in errors), errors
-    assert any(e.startswith("a1: argument 'qube_windows_msi_properties' is of type str") for e in errors), errors
+    assert any(e.startswith("a1: argument 'qube_windows_msi_properties' is of type list") for e in errors), errors
     assert "a1: qube_worker_unit is only whitespace. Give a value or remove the variable." in errors
     assert ("a1: qube_macos_daemon_label is empty; the roles need a value (default 'com.pipelinefx.worker'). "
             "Remove the variable to use the default.") in errors
