@@ -62,10 +62,12 @@ units() {
 pytest_stage() {
   stage "pytest: stand-in and WinRM double"
   # Separate runs: each suite has its own conftest.py.
-  local suite
+  # Every suite runs; the stage fails when any of them fails (errexit does not apply inside `run`).
+  local suite rc=0
   for suite in tests/standin/tests tests/winrm_double/tests tests/report; do
-    pytest -q -p no:cacheprovider "$suite"
+    pytest -q -p no:cacheprovider "$suite" || rc=1
   done
+  return "$rc"
 }
 
 examples() {
@@ -255,18 +257,26 @@ molecule_stage() {
     # The scenarios CI runs, in order (molecule/ci-scenarios.txt, one name a line).
     mapfile -t scenarios < <(grep -v '^#' molecule/ci-scenarios.txt | grep -v '^$')
   fi
+  local rc=0
   for s in "${scenarios[@]}"; do
     stage "molecule test -s $s"
-    tests/lab/lab.sh exec molecule test -s "$s"
+    # Every scenario runs; the stage fails when any of them fails.
+    tests/lab/lab.sh exec molecule test -s "$s" || rc=1
   done
+  return "$rc"
 }
 
 cleanup() { tests/lab/lab.sh down >/dev/null 2>&1 || true; }
 
+# Each stage runs in its own subshell with errexit in force: called as `if stage`, bash would
+# ignore errexit inside it, and a failing command before the stage's last one would pass unseen.
+# The subshell also keeps a stage's exports out of the next stage.
 run() {
   local name=$1; shift
-  local start=$SECONDS
-  if "$@"; then results+=("PASS $name $((SECONDS - start))s"); else results+=("FAIL $name $((SECONDS - start))s"); fi
+  local start=$SECONDS rc=0
+  ( set -e; "$@" ) &
+  wait $! || rc=$?
+  if [[ $rc -eq 0 ]]; then results+=("PASS $name $((SECONDS - start))s"); else results+=("FAIL $name $((SECONDS - start))s"); fi
 }
 
 summary() {
