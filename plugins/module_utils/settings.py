@@ -497,6 +497,28 @@ def host_settings(name, hostvars):
     return result
 
 
+def _central_key_problems(label, values, os_name, allowed_unknown, where):
+    """Problems of keys written into a shared qbwrk.conf section (a template, [default], an OS
+    section): no secret, no local-only key, a documented key with a valid value. A drive map's
+    value is never shown (it may hold a password hash)."""
+    errors = []
+    for key, value in sorted(values.items()):
+        name = "%s.%s" % (label, key)
+        if key in SECRET_KEYS or local_only_reason(key):
+            errors.append("%s: %s cannot go in %s (%s). Remove it." % (
+                name, key, where, "secret" if key in SECRET_KEYS else local_only_reason(key)))
+        elif key not in KEY_KINDS and key not in allowed_unknown:
+            errors.append("%s is not a documented Qube! key. Check the spelling or opt in with "
+                          "qube_allow_unknown_keys." % name)
+        elif key in KEY_KINDS:
+            try:
+                _convert(KEY_KINDS[key], value, os_name)
+            except _Invalid as exc:
+                shown = "" if key.endswith("drive_map") else " (got %r)" % (value,)
+                errors.append("%s %s%s. %s" % (name, exc, shown, HINTS.get(key, HINTS[None])))
+    return errors
+
+
 def validate_templates(templates, allowed_unknown=()):
     """Problems of the farm-wide ``qube_templates`` dict {name: {key: value}}."""
     errors = []
@@ -509,20 +531,8 @@ def validate_templates(templates, allowed_unknown=()):
         if not isinstance(values, dict):
             errors.append("qube_templates.%s must be a dict {key: value}." % tname)
             continue
-        for key, value in sorted(values.items()):
-            label = "qube_templates.%s.%s" % (tname, key)
-            if key in SECRET_KEYS or local_only_reason(key):
-                errors.append("%s: %s cannot go in qbwrk.conf templates (%s). Remove it." % (
-                    label, key, "secret" if key in SECRET_KEYS else local_only_reason(key)))
-            elif key not in KEY_KINDS and key not in allowed_unknown:
-                errors.append("%s is not a documented Qube! key. Check the spelling or opt in with "
-                              "qube_allow_unknown_keys." % label)
-            elif key in KEY_KINDS:
-                try:
-                    _convert(KEY_KINDS[key], value, None)
-                except _Invalid as exc:
-                    shown = "" if key.endswith("drive_map") else " (got %r)" % (value,)
-                    errors.append("%s %s%s. %s" % (label, exc, shown, HINTS.get(key, HINTS[None])))
+        errors.extend(_central_key_problems("qube_templates.%s" % tname, values, None, allowed_unknown,
+                                            "qbwrk.conf templates"))
     return errors
 
 
@@ -542,19 +552,7 @@ def validate_farm_wide(farm_wide, allowed_unknown=()):
         if not isinstance(values, dict):
             errors.append("%s must be a dict {key: value}." % label)
             continue
-        for key, value in sorted(values.items()):
-            where = "%s.%s" % (label, key)
-            if key in SECRET_KEYS or local_only_reason(key):
-                errors.append("%s: %s cannot go in qbwrk.conf (%s). Remove it." % (
-                    where, key, "a secret" if key in SECRET_KEYS else local_only_reason(key)))
-            elif key not in KEY_KINDS and key not in allowed_unknown:
-                errors.append("%s is not a documented Qube! key. Check the spelling or opt in with "
-                              "qube_allow_unknown_keys." % where)
-            elif key in KEY_KINDS:
-                try:
-                    _convert(KEY_KINDS[key], value, FARM_WIDE_SECTIONS[section])
-                except _Invalid as exc:
-                    errors.append("%s %s (got %r). %s" % (where, exc, value, HINTS.get(key, HINTS[None])))
+        errors.extend(_central_key_problems(label, values, FARM_WIDE_SECTIONS[section], allowed_unknown, "qbwrk.conf"))
     return errors
 
 

@@ -265,9 +265,16 @@ def test_farm_wide_settings_are_checked_like_template_values():
     assert any("qube_farm_wide_settings.default.worker_logmode must be one of remote, mounted" in p for p in problems)
     assert any("qube_farm_wide_settings.default.worker_cpu is not a documented Qube! key" in p for p in problems)
     assert any("[windows] is not a farm-wide section" in p for p in problems)
-    assert any("qube_farm_wide_settings.linux.proxy_password: proxy_password cannot go in qbwrk.conf (a secret)" in p
+    assert any("qube_farm_wide_settings.linux.proxy_password: proxy_password cannot go in qbwrk.conf (secret)" in p
                for p in problems)
     assert farm_wide_values({"default": {"worker_properties": {"ram": 64}}}) == {"default": {"worker_properties": {"host.ram": "64"}}}
     farm = {"w1": {"qube_farm_wide_settings": {"default": {"worker_cpus": 2}}, "qube_worker_cpus": 3,
                    "qube_config_placement": "local"}}
     assert any("qube_farm_wide_settings.default sets it in qbwrk.conf" in e for e in validate_farm(farm))
+
+
+def test_a_bad_farm_wide_drive_map_is_refused_without_showing_its_value():
+    from ansible_collections.renderfarm.qube.plugins.module_utils.settings import validate_farm_wide
+    value = [{"drive": "X", "path": "\\\\s\\x", "user": "u", "password_hash": "0fbc8b1292109"}]
+    problems = validate_farm_wide({"winnt": {"worker_drive_map": value}})
+    assert problems and "worker_drive_map is malformed" in problems[0] and "0fbc8b1292109" not in repr(problems)
