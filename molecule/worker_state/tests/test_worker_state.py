@@ -37,7 +37,11 @@ def sup():
 
 
 def states(sup):
-    root = ET.fromstring(sup.check_output(f"{QB}/qbhosts --xml"))
+    """Worker name -> state as the supervisor lists them; {} while the supervisor is (re)starting."""
+    result = sup.run(f"{QB}/qbhosts --xml")
+    if result.rc != 0:
+        return {}
+    root = ET.fromstring(result.stdout)
     return {h.findtext("name"): h.findtext("state") for h in root.iter("host")}
 
 
