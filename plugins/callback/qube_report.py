@@ -244,10 +244,11 @@ class CallbackModule(CallbackBase):
         self._collect(result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        """Remember the task where the host failed (an ignored failure does not count)."""
+        """Remember the task where the host failed first (an ignored failure does not count): a
+        worker whose batch failed fails again at the end of its rollback, the cause stays."""
         self._worked_on(result)
         if not ignore_errors:
-            self._failures[host_name(result)] = ("failed", task_name(result))
+            self._failures.setdefault(host_name(result), ("failed", task_name(result)))
 
     def v2_runner_on_unreachable(self, result):
         """Remember the task where the host became unreachable."""

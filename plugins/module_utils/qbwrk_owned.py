@@ -382,6 +382,18 @@ def sections_of(text):
                 for name, entry in _previous_hosts(sections, managed, templates).items())
 
 
+def written_whole(text):
+    """``text`` is a file an earlier release wrote whole (it is taken over on the next merge)."""
+    return read_record(split(text or "")[0])[1]
+
+
+def changed_back(before_text, after_text, host, os_name):
+    """``{key: raw value}`` of the worker's effective central keys that differ between the two texts,
+    as ``after_text`` gives them (a key ``after_text`` leaves unset is not listed)."""
+    before, after = expand(before_text, host, os_name), expand(after_text, host, os_name)
+    return dict((key, value) for key, value in after.items() if before.get(key) != value)
+
+
 def managed_sections(text):
     """The sections the ownership record of ``text`` names."""
     return sorted(read_record(split(text or "")[0])[0], key=lambda name: _record_order((name, None)))

@@ -14,8 +14,9 @@ from ansible_collections.renderfarm.qube.plugins.module_utils import qbconf
 PRESENCE_ONLY_KEYS = frozenset(["proxy_password", "database_password"])
 
 
-def compare(expected, effective_text):
-    """Compare ``expected`` ({key: python value}) with ``qbadmin worker --configuration`` text.
+def compare(expected, effective_text, raw=False):
+    """Compare ``expected`` ({key: python value}, or raw value text with ``raw``) with ``qbadmin
+    worker --configuration`` text.
 
     Returns ``{"ok": bool, "missing": [keys], "mismatched": {key: {"want": str, "got": str}},
     "diff": str}``; secret values never appear, only "(set)"/"(not set)".
@@ -28,14 +29,18 @@ def compare(expected, effective_text):
             if got is None or not qbconf.unquote(got):
                 missing.append(key)
             continue
-        want = qbconf.render_value(key, expected[key])
+        want = expected[key] if raw else qbconf.render_value(key, expected[key])
         if got is None:
             missing.append(key)
         elif not qbconf.values_equal(key, want, got):
             mismatched[key] = {"want": qbconf.unquote(want), "got": qbconf.unquote(got)}
-    lines = ["- %s = %s\n+ %s = (not set)" % (k, "(set)" if k in PRESENCE_ONLY_KEYS
-                                              else qbconf.unquote(qbconf.render_value(k, expected[k])), k)
-             for k in missing]
+
+    def shown(key):
+        if key in PRESENCE_ONLY_KEYS:
+            return "(set)"
+        return qbconf.unquote(expected[key] if raw else qbconf.render_value(key, expected[key]))
+
+    lines = ["- %s = %s\n+ %s = (not set)" % (k, shown(k), k) for k in missing]
     lines += ["- %s = %s\n+ %s = %s" % (k, v["want"], k, v["got"]) for k, v in sorted(mismatched.items())]
     return {"ok": not missing and not mismatched, "missing": missing, "mismatched": mismatched,
             "diff": "\n".join(lines)}

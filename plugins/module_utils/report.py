@@ -37,9 +37,14 @@ FACT_KEYS = {
     "validation": ("passed", "failed", "skipped"),
     "validation_detail": None,
     "drain": None,
+    # The worker's central settings (its qbwrk.conf section) after the run: the new ones (its batch
+    # ran), the previous ones (its batch did not run), put back after its batch failed, or left new
+    # after a failure (qube_rollback_failed_batch: false).
+    "central": ("new", "previous", "rolled_back", "kept", UNKNOWN),
 }
 FACT_DEFAULTS = {"mode": UNKNOWN, "job_identity": "", "execution_mode": UNKNOWN,
-                 "config_state": UNKNOWN, "validation": "skipped", "validation_detail": "", "drain": ""}
+                 "config_state": UNKNOWN, "validation": "skipped", "validation_detail": "", "drain": "",
+                 "central": "previous"}
 TEXT_LIMITS = {"job_identity": 64, "validation_detail": 120, "drain": 120}
 INVALID = "(invalid)"
 
@@ -47,6 +52,7 @@ TONES = {
     "ok": "good", "passed": "good", "in_sync": "good",
     "failed": "bad", "drifted": "bad", "unreachable": "bad", "panic": "bad", "down": "bad",
     "skipped": "neutral", UNKNOWN: "neutral", NOT_RUN: "neutral", "not_running": "neutral",
+    "new": "good", "previous": "neutral", "rolled_back": "warn", "kept": "bad",
     "service": "info", "desktop": "info", "proxy": "accent", "user": "accent", "desktop_user": "accent",
     "worker": "plain", "supervisor": "plain", "other": "plain",
 }
@@ -111,6 +117,7 @@ class HostRow:
     validation: str = "skipped"
     validation_detail: str = ""
     drain: str = ""
+    central: str = "previous"
     changed: int = 0
 
     @classmethod
@@ -172,6 +179,8 @@ class FarmReport:
             "failed": sum(row.status == "failed" for row in self.rows),
             "unreachable": sum(row.status == "unreachable" for row in self.rows),
             "not_run": sum(row.status == NOT_RUN for row in self.rows),
+            "central_new": sum(row.central == "new" for row in workers),
+            "rolled_back": sum(row.central == "rolled_back" for row in workers),
             "changed": sum(row.changed for row in self.rows),
         }
 
@@ -180,6 +189,7 @@ class FarmReport:
         s = self.summary()
         line = ("%(workers)d workers, %(service)d in service mode, %(desktop)d in desktop mode, "
                 "%(validated)d validated, %(failed)d failed, %(unreachable)d unreachable" % s)
+        line += ", %d rolled back" % s["rolled_back"] if s["rolled_back"] else ""
         return line + (", %d not run" % s["not_run"] if s["not_run"] else "")
 
 
@@ -206,7 +216,7 @@ def render_json(report):
 TABLE_COLUMNS = (
     ("HOST", "host"), ("ROLE", "role"), ("STATUS", "status"), ("MODE", "mode"),
     ("JOB IDENTITY", "job_identity"), ("EXEC", "execution_mode"), ("CONFIG", "config_state"),
-    ("VALIDATION", "validation"), ("CHANGED", "changed"), ("DETAIL", "detail"),
+    ("VALIDATION", "validation"), ("CENTRAL", "central"), ("CHANGED", "changed"), ("DETAIL", "detail"),
 )
 
 
@@ -289,9 +299,10 @@ footer{margin-top:14px;color:#8c959f;font-size:12px}
 
 _HTML_COLUMNS = (("Host", "host"), ("Role", "role"), ("Run status", "status"), ("Mode", "mode"),
                  ("Job identity", "job_identity"), ("Execution", "execution_mode"),
-                 ("Config", "config_state"), ("Validation", "validation"), ("Changed", "changed"),
+                 ("Config", "config_state"), ("Validation", "validation"), ("Central", "central"),
+                 ("Changed", "changed"),
                  ("Detail", "detail"))
-_BADGE_ATTRS = ("status", "mode", "execution_mode", "config_state", "validation")
+_BADGE_ATTRS = ("status", "mode", "execution_mode", "config_state", "validation", "central")
 
 
 def _esc(value):

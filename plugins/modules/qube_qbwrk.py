@@ -55,8 +55,26 @@ options:
         or C(winnt)), C(templates) (a list of template names) and C(settings) (the worker's central
         keys, C(proxy_password) already encrypted), or C(values) (raw value text, as RV(previous) gives
         it, to put a worker back exactly).
+      - Empty when only O(templates), O(farm_wide) or the take-over of an old file are to be written.
     type: dict
-    required: true
+    default: {}
+  restore:
+    description:
+      - Put these workers (a dict from the worker's name to its OS) back to the sections they have in
+        O(restore_from), a backup this module made before it changed them (RV(backup_file)); used to
+        roll back the central settings of a failed batch. The restored values never leave the
+        supervisor. Cannot be combined with O(hosts).
+    type: dict
+  restore_from:
+    description: The backup to take the sections of O(restore) from.
+    type: path
+  takeover:
+    description:
+      - Take over a file written whole by an earlier release. When V(false) and the file is such a
+        file, the task fails and changes nothing (the per-batch write leaves the take-over to the
+        supervisor play, which knows every worker).
+    type: bool
+    default: true
   known_hosts:
     description: Every worker of the inventory, a dict from name to OS; used only to take over an old file.
     type: dict
@@ -156,6 +174,13 @@ changed_hosts:
   type: list
   elements: str
   sample: [render03]
+restored:
+  description:
+    - For each worker of O(restore), the central keys whose effective value the restore changed back,
+      with the value now in effect (raw text; secret values masked), for a read-back to check.
+  returned: when O(restore) is given
+  type: dict
+  sample: {render03: {worker_description: "lighting, gen 2"}}
 previous:
   description:
     - The section content each worker of RV(changed_hosts) had before (templates and raw values), to
@@ -237,12 +262,26 @@ def changed_hosts(old_text, new_text, hosts):
     return names, dict((name, before.get(name) or {"templates": [], "values": {}}) for name in names)
 
 
+def restore_hosts(module, restore, backup, secret_keys):
+    """``hosts`` (raw ``values`` form) that put the workers of ``restore`` back as ``backup`` has them."""
+    text = read(backup)
+    if text is None:
+        module.fail_json(msg="%s: the backup to restore from does not exist; nothing was changed" % backup)
+    module.no_log_values.update(confwrite.secret_values(text, secret_keys))
+    before = qbwrk_owned.sections_of(text)
+    return dict((name, dict(before.get(name) or {"templates": [], "values": {}}, os=os_name))
+                for name, os_name in restore.items())
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path"),
             supervisor_qb_conf=dict(type="path", default="/etc/qb.conf"),
-            hosts=dict(type="dict", required=True, no_log=True),
+            hosts=dict(type="dict", default={}, no_log=True),
+            restore=dict(type="dict"),
+            restore_from=dict(type="path"),
+            takeover=dict(type="bool", default=True),
             known_hosts=dict(type="dict", default={}),
             templates=dict(type="dict", default={}),
             farm_wide=dict(type="dict", default={}),
@@ -257,6 +296,8 @@ def main():
         ),
         add_file_common_args=True,
         supports_check_mode=True,
+        mutually_exclusive=[("hosts", "restore")],
+        required_by={"restore": ("restore_from",)},
     )
     params = module.params
     # hosts is no_log only so the invocation is never logged; from here on mask exactly the secrets.
@@ -271,6 +312,12 @@ def main():
         old_text = old_text or ""
         try:
             module.no_log_values.update(confwrite.secret_values(old_text, secret_keys))
+            if not params["takeover"] and qbwrk_owned.written_whole(old_text):
+                module.fail_json(msg="%s was written whole by an earlier release of the collection; run the "
+                                     "supervisor play first (include the supervisor in --limit) so it is taken "
+                                     "over with every worker's settings kept; nothing was changed" % path)
+            if params["restore"]:
+                params["hosts"] = restore_hosts(module, params["restore"], params["restore_from"], secret_keys)
             new_text = qbwrk_owned.merge(old_text, params["hosts"], params["templates"], params["farm_wide"],
                                          params["known_hosts"], restricted=policy in RESTRICTED,
                                          header=params["header"])
@@ -288,6 +335,9 @@ def main():
             held.close()
     result.update(path=path, host_policy=policy, managed_sections=qbwrk_owned.managed_sections(new_text),
                   changed_hosts=names, previous=previous)
+    if params["restore"]:
+        result["restored"] = dict((name, qbwrk_owned.changed_back(old_text, new_text, name, os_name))
+                                  for name, os_name in params["restore"].items())
     module.exit_json(**result)
 
 

@@ -42,6 +42,12 @@ options:
         in), not a failure.
     type: dict
     default: {}
+  raw:
+    description:
+      - The expected values in O(workers) are raw value text as a qbwrk.conf holds it (for example the
+        RV(renderfarm.qube.qube_qbwrk#module:restored) of a rolled back batch), not inventory values.
+    type: bool
+    default: false
   check_state:
     description:
       - Read and judge the workers' states. Turn off in check mode, where nothing was started.
@@ -118,6 +124,7 @@ def main():
             bin_dir=dict(type="path", default="/usr/local/pfx/qube/bin"),
             modes=dict(type="dict", default={}),
             check_state=dict(type="bool", default=True),
+            raw=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -133,7 +140,7 @@ def main():
             entry = {"ok": False, "error": "qbadmin worker --configuration %s failed: %s" % (name, (err or out).strip())}
             logfile = None
         else:
-            entry = compare(expected, out)
+            entry = compare(expected, out, raw=p["raw"])
             logfile = effective_value(out, "worker_logfile")
         verdict, settled = judge(entry, states[name], (p["modes"] or {}).get(name, "service"), p["check_state"])
         entry.update(state=states[name], verdict=verdict, settled=settled,

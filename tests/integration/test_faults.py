@@ -38,16 +38,18 @@ Round A (gen 1 -> 2, one run of the whole farm, one fault per worker):
   and the next run reports changed=0 on every host.
 
 Round B (fw2 gen 3, central only; --limit localhost:fs1:fw2):
-  F2 fs1  supervisor down during the push: ``systemctl stop supervisor`` on fs1, so
-          ``qbadmin worker --reconfigure`` fails. Asserted: fs1 fails at the push handler, fw2 is
-          "not run" (the play has no supervisor left), qbwrk.conf old or new, the push marker is
-          there, fw2 still runs gen 2; with the supervisor back (and fw2 registered again) the
-          next run pushes although qbwrk.conf did not change (fw2 in sync), then changed=0.
+  F2 fs1  supervisor down during the push: ``systemctl stop supervisor`` on fs1, so the push of
+          fw2's batch (``qbadmin worker --reconfigure``) fails. Asserted: fw2 fails at the push,
+          its section is put back (qbwrk.conf the old bytes), the push of that fails too, so the
+          push marker stays and the report says "unknown"; fw2's qb.conf is untouched and it still
+          runs gen 2; with the supervisor back (and fw2 registered again) the next run pushes the
+          owed push first, then fw2's batch, fw2 is in sync, then changed=0.
 
 Round C (fw4 gen 3, central only; qbconfigfile on fs1 made to wait while it validates):
-  F5b fs1 SIGKILL of the qube_conf module writing qbwrk.conf, during its validation. Asserted:
-          qbwrk.conf is the old bytes; the temp file left holds the complete new text; the next
-          qube_conf run in /etc removes it.
+  F5b fs1 SIGKILL of the qube_qbwrk module writing fw4's batch into qbwrk.conf (--limit
+          localhost:fs1:fw4), during its validation. Asserted: fw4 fails at the write, nothing to
+          roll back ("previous"); qbwrk.conf is the old bytes; the temp file left holds the complete
+          new text; the next run's writer in /etc removes it.
   F5c     SIGKILL of ansible-playbook (its whole process group) at the same moment. Asserted:
           qbwrk.conf old or new, never anything else; when new, the push marker is there; the
           report of the killed run says it is incomplete.
@@ -61,6 +63,16 @@ Round D (fad1 gen 4, central only; whole farm):
           run before anything changes: it names fad1, the account and the variables; no later play
           starts; qbwrk.conf and every qb.conf are the bytes they were. After the DC is back the
           next run converges fad1 and the one after reports changed=0.
+
+Round E (every worker gen 5, central only; the default rolling batches, max_fail_percentage 0):
+  F8 fw1  the canary (batch 1) fails its validation job (/srv/locked). Asserted: the run stops after
+          batch 1; fw1 fails at the validation, its section is put back, pushed and read back
+          ("rolled_back" in the report); every later-batch worker is "not run", "previous", and the
+          supervisor (qbadmin worker --configuration) and the worker itself still give each worker
+          its previous description; qbwrk.conf is the bytes it was before the run. The same run
+          with qube_rollback_failed_batch=false leaves fw1 on gen 5 ("kept"), the rest as before.
+          With the path fixed the next run rolls gen 5 out to every worker, and the one after
+          reports changed=0.
 
 Only this suite's hosts are touched; they are destroyed at the end (unless QUBE_FAULTS_KEEP=1).
 """
@@ -90,6 +102,7 @@ STATE_DIR = "/var/lib/renderfarm-qube"
 RESTART_MARKER, PUSH_MARKER = "qb.conf.restart-pending", "qbwrk.conf.push-pending"
 QB_CONF_TASK = "Worker config | Local qb.conf"
 PUSH_HANDLER = "Qube supervisor push worker config"
+BATCH_PUSH_TASK = "Central config | Pushed"
 QBWRK_TASK_RE = r"TASK \[renderfarm\.qube\.supervisor_config : Supervisor config \| Write qbwrk\.conf"
 QB_CONF_TASK_RE = r"TASK \[renderfarm\.qube\.worker_config : Worker config \| Local qb\.conf"
 LEFTOVER_WARNING = "temporary file(s) left by an interrupted earlier run removed"
@@ -411,20 +424,24 @@ def round_b(lab_farm, round_a):
 def test_f2_supervisor_down_during_push(round_b):
     run = round_b["fault"]
     assert run.returncode != 0
-    row = run.row(FS1.name)
-    assert row["status"] == "failed" and row["failed_at"].endswith(PUSH_HANDLER), row
+    # fw2's batch wrote its section, the push failed: fw2 fails there, its section is put back
+    # (the push of that fails too, so the owed-push marker stays for the next run).
+    row = run.row(FW2.name)
+    assert row["status"] == "failed" and row["failed_at"].endswith(BATCH_PUSH_TASK), row
+    assert row["central"] == "unknown", row
     assert "cannot reach the supervisor" in run.output, run.tail()
-    assert run.row(FW2.name)["status"] == "not run", run.row(FW2.name)
-    assert round_b["qbwrk_fault"] in (round_b["qbwrk_old"], round_b["qbwrk_new"])
-    assert round_b["qbwrk_old"] != round_b["qbwrk_new"]
-    assert round_b["push_marker"] == (round_b["qbwrk_fault"] == round_b["qbwrk_new"])
-    # fw2 is untouched and still runs its old (gen 2) configuration.
+    assert "its previous section is back in qbwrk.conf but the push failed" in run.output, run.tail()
+    assert run.row(FS1.name)["status"] == "ok", run.row(FS1.name)
+    assert round_b["qbwrk_fault"] == round_b["qbwrk_old"] != round_b["qbwrk_new"]
+    assert round_b["push_marker"]
+    # fw2's local files are untouched (its batch stopped before them) and it still runs gen 2.
     assert round_b["fw2_qb_fault"] == round_b["fw2_qb"]
     assert round_b["fw2_running"]["worker_description"] == "faults gen 2"
-    # qbwrk.conf did not change in the recovery run, yet the push owed since the fault happened.
+    # The recovery run pushes the owed push in the supervisor play, then fw2's batch its own.
     recovery = round_b["recovery"]
     assert "RUNNING HANDLER [renderfarm.qube.supervisor_config : %s]" % PUSH_HANDLER in recovery.output
     assert not round_b["push_marker_after"]
+    assert recovery.row(FW2.name)["central"] == "new"
     assert_converged(recovery, {FW2.name: (2, "faults gen 3")})
     assert_settled(round_b["settled"], hosts=[FS1.name, FW2.name])
 
@@ -451,14 +468,14 @@ def round_c(lab_farm, round_b):
 
     try:
         inj.hold_validation()
-        with timed("C: F5b run, qube_conf SIGKILLed while validating qbwrk.conf, --limit localhost:fs1"):
-            rec["c1"] = farm.runner.play("C1-module-killed", limit="localhost:fs1",
+        with timed("C: F5b run, qube_qbwrk SIGKILLed while validating qbwrk.conf, --limit localhost:fs1:fw4"):
+            rec["c1"] = farm.runner.play("C1-module-killed", limit="localhost:fs1:fw4",
                                          triggers=[(QBWRK_TASK_RE, kill_module)])
         rec["qbwrk_c1"], rec["leftovers_c1"] = F.read_bytes(FS1, F.QBWRK_CONF), leftovers(FS1)
         rec["temp_c1"] = F.read_bytes(FS1, rec.get("temp", "/nonexistent"))
         inj.hold_validation()
         with timed("C: F5c run, ansible-playbook SIGKILLed while qbwrk.conf is validated"):
-            rec["c2"] = farm.runner.play("C2-controller-killed", limit="localhost:fs1",
+            rec["c2"] = farm.runner.play("C2-controller-killed", limit="localhost:fs1:fw4",
                                          triggers=[(QBWRK_TASK_RE, kill_controller)])
         # The orphaned module finishes (or dies) on fs1 on its own; wait for its temp file to go.
         deadline = time.time() + 30
@@ -483,8 +500,10 @@ def round_c(lab_farm, round_b):
 
 def test_f5b_module_killed_while_writing_qbwrk_conf(round_c):
     run = round_c["c1"]
-    row = run.row(FS1.name)
+    # fw4's batch writes its section: fw4 fails where the write failed, nothing to roll back.
+    row = run.row(FW4.name)
     assert row["status"] == "failed" and "Write qbwrk.conf" in row["failed_at"], row
+    assert row["central"] == "previous", row
     assert round_c["qbwrk_c1"] == round_c["qbwrk_old"]
     assert round_c["leftovers_c1"] == [os.path.basename(round_c["temp"])]
     # Killed after the complete new text was in the temp file, before the rename.
@@ -557,3 +576,80 @@ def test_f4_dc_unreachable_from_one_worker_stops_the_run_before_any_change(round
     assert round_d["qb_fault"] == round_d["qb_old"]
     assert_converged(round_d["recovery"], {FAD1.name: (2, "faults gen 4")})
     assert_settled(round_d["settled"])
+
+
+# --- round E: a canary that fails leaves the rest of the farm on its previous central config ------
+
+CANARY_EXTRA = {"qube_serial": [1, "25%", "100%"], "qube_max_fail_percentage": 0}
+VALIDATION_TASK = "validate the job identity"
+
+
+def supervisor_view(host):
+    """The worker's effective configuration as the supervisor gives it (qbadmin worker --configuration)."""
+    out = F.sh(FS1, "/usr/local/pfx/qube/sbin/qbadmin worker --configuration %s" % host.name)
+    pairs = (line.split("=", 1) for line in out.splitlines() if "=" in line and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip().strip('"') for key, value in pairs}
+
+
+def descriptions():
+    return {h.name: (supervisor_view(h).get("worker_description"), inj.effective(h).get("worker_description"))
+            for h in ALL_WORKERS}
+
+
+@pytest.fixture(scope="module")
+def round_e(lab_farm, round_d):
+    farm, rec = lab_farm, {}
+    gen5 = {h.name: {"qube_worker_description": "faults gen 5"} for h in ALL_WORKERS}
+    rec["before"], rec["qbwrk_old"] = descriptions(), F.read_bytes(FS1, F.QBWRK_CONF)
+    rec["qb_old"] = {h.name: F.read_bytes(h, F.QB_CONF) for h in ALL_WORKERS}
+    farm.inventory.write(2, dict(gen5, **{FW1.name: dict(gen5[FW1.name], qube_validation_paths=["/srv/locked"])}))
+    with timed("E: canary fw1 fails validation, batches [1, 25%, 100%], max_fail_percentage 0"):
+        rec["rollback"] = farm.runner.play("E1-canary-rolled-back", extra=CANARY_EXTRA)
+    rec["after_rollback"], rec["qbwrk_rollback"] = descriptions(), F.read_bytes(FS1, F.QBWRK_CONF)
+    rec["qb_rollback"] = {h.name: F.read_bytes(h, F.QB_CONF) for h in ALL_WORKERS}
+    with timed("E: the same with qube_rollback_failed_batch=false"):
+        rec["kept"] = farm.runner.play("E2-canary-kept", extra=dict(CANARY_EXTRA, qube_rollback_failed_batch=False))
+    rec["after_kept"] = descriptions()
+    farm.inventory.write(2, gen5)
+    with timed("E: recovery run, the default batches"):
+        rec["recovery"] = farm.runner.play("E-recovery", extra=CANARY_EXTRA)
+    with timed("E: settled run"):
+        rec["settled"] = farm.runner.play("E-settled")
+    return rec
+
+
+def test_f8_canary_failure_keeps_later_batches_on_their_previous_central_config(round_e):
+    run = round_e["rollback"]
+    assert run.returncode != 0, run.tail()
+    row = run.row(FW1.name)
+    assert (row["status"], row["central"]) == ("failed", "rolled_back"), row
+    assert VALIDATION_TASK in row["failed_at"], row
+    assert "its central settings were put back and read back" in run.output, run.tail()
+    for host in ALL_WORKERS[1:]:
+        assert (run.row(host.name)["status"], run.row(host.name)["central"]) == ("not run", "previous"), \
+            run.row(host.name)
+    # Every worker, the canary included, runs its previous central description, as the supervisor
+    # and the worker itself say; qbwrk.conf and every qb.conf are the bytes they were.
+    assert round_e["after_rollback"] == round_e["before"], (round_e["before"], round_e["after_rollback"])
+    assert round_e["qbwrk_rollback"] == round_e["qbwrk_old"]
+    assert round_e["qb_rollback"] == round_e["qb_old"]
+    assert "1 rolled back" in run.report["summary_line"], run.report["summary_line"]
+
+
+def test_f8_rollback_off_keeps_the_canary_on_the_new_settings(round_e):
+    run = round_e["kept"]
+    assert run.returncode != 0, run.tail()
+    row = run.row(FW1.name)
+    assert (row["status"], row["central"]) == ("failed", "kept"), row
+    assert "left in place (qube_rollback_failed_batch: false)" in run.output, run.tail()
+    after = round_e["after_kept"]
+    assert after[FW1.name] == ("faults gen 5", "faults gen 5"), after
+    assert {k: v for k, v in after.items() if k != FW1.name} == \
+        {k: v for k, v in round_e["before"].items() if k != FW1.name}
+
+
+def test_f8_next_run_rolls_out_to_every_worker(round_e):
+    recovery = round_e["recovery"]
+    assert_converged(recovery, {h.name: (2, "faults gen 5") for h in ALL_WORKERS})
+    assert all(recovery.row(h.name)["central"] == "new" for h in ALL_WORKERS), recovery.report["hosts"]
+    assert_settled(round_e["settled"])

@@ -224,8 +224,8 @@ class Runner:
         the step before it has fired, and fires ``action(runner)`` (in the reading thread) on the
         first output line matching its regex."""
         argv = [PLAYBOOK_BIN, "-i", self.inventory.folder, os.path.join(REPO, "site.yml")]
-        for key, value in dict(FAST, **(extra or {})).items():
-            argv += ["-e", "%s=%s" % (key, json.dumps(value) if not isinstance(value, str) else value)]
+        # JSON, so lists and numbers reach the play as lists and numbers (serial, max_fail_percentage).
+        argv += ["-e", json.dumps(dict(FAST, **(extra or {})))]
         if limit:
             argv += ["--limit", limit]
         pending = [(re.compile(pattern), action) for pattern, action in triggers]

@@ -50,3 +50,13 @@ def test_effective_value():
     text = 'worker_logfile = "/srv/logs/workerlog"\nworker_cpus = 2\n'
     assert effective_value(text, "worker_logfile") == "/srv/logs/workerlog"
     assert effective_value(text, "worker_logpath") is None
+
+
+def test_raw_expected_values_compare_as_the_file_has_them():
+    """A rolled back batch is read back against qbwrk.conf text, not inventory values."""
+    effective = 'worker_description = "lighting, gen 2"\nworker_groups = "a,b"\nproxy_password = xyz\n'
+    ok = compare({"worker_description": '"lighting, gen 2"', "worker_groups": "a,b",
+                  "proxy_password": "********"}, effective, raw=True)
+    assert ok["ok"], ok
+    bad = compare({"worker_description": '"lighting, gen 3"'}, effective, raw=True)
+    assert not bad["ok"] and bad["mismatched"]["worker_description"]["want"] == "lighting, gen 3"

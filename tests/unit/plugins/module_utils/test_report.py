@@ -124,9 +124,21 @@ def test_worker_without_fact_gets_unknown_defaults_other_hosts_blank():
 def test_summary_counts_and_line():
     report = load_fixture_report()
     assert report.summary() == {"workers": 5, "service": 3, "desktop": 1, "validated": 2, "failed": 1,
-                                "unreachable": 1, "not_run": 1, "changed": 6}
+                                "unreachable": 1, "not_run": 1, "changed": 6, "central_new": 0, "rolled_back": 0}
     assert report.summary_line() == ("5 workers, 3 in service mode, 1 in desktop mode, 2 validated, "
                                      "1 failed, 1 unreachable, 1 not run")
+
+
+def test_central_state_of_each_worker_and_rolled_back_in_the_summary():
+    rows = [rp.HostRow.build("w1", "worker", {"central": "new"}, {"ok": 1}),
+            rp.HostRow.build("w2", "worker", {"central": "rolled_back"}, {"failures": 1}),
+            rp.HostRow.build("w3", "worker", {"central": "bogus"}, {"ok": 1}),
+            rp.HostRow.build("w4", "worker", None, None)]
+    report = rp.FarmReport(rp.RunInfo(), rows)
+    assert [r.central for r in report.rows] == ["new", "rolled_back", "unknown", "previous"]
+    assert (report.summary()["central_new"], report.summary()["rolled_back"]) == (1, 1)
+    assert report.summary_line().endswith("1 failed, 0 unreachable, 1 rolled back, 1 not run")
+    assert "CENTRAL" in rp.render_table(report).splitlines()[1]
 
 
 def test_summary_line_leaves_out_not_run_when_none():
@@ -158,7 +170,8 @@ def test_json_is_sorted_and_complete():
         "host": "render004", "role": "worker", "status": "failed", "mode": "service",
         "job_identity": "qubeproxy", "execution_mode": "proxy", "config_state": "drifted",
         "validation": "failed", "validation_detail": "cannot read /mnt/projects as qubeproxy: Permission denied",
-        "drain": "", "changed": 2, "detail": "cannot read /mnt/projects as qubeproxy: Permission denied"}
+        "drain": "", "central": "previous", "changed": 2,
+        "detail": "cannot read /mnt/projects as qubeproxy: Permission denied"}
     assert data["hosts"][5]["detail"] == "drain: still ran 2 jobs after 600 s; left untouched"
 
 
@@ -201,14 +214,14 @@ def test_html_structure_of_fixture():
     assert page.startswith("<!DOCTYPE html>")
     header, body = parsed.rows[0], parsed.rows[1:]
     assert header["cells"] == ["Host", "Role", "Run status", "Mode", "Job identity", "Execution", "Config",
-                               "Validation", "Changed", "Detail"]
+                               "Validation", "Central", "Changed", "Detail"]
     assert [row["cells"][0] for row in body] == ["qube-sup", "render001", "render002", "render003",
                                                  "render004", "render005"]
     by_host = {row["cells"][0]: row for row in body}
     assert by_host["render004"]["class"] == "row-bad" and by_host["render003"]["class"] == "row-bad"
     assert by_host["render001"]["class"] == ""
     assert by_host["render004"]["badges"] == ["badge bad", "badge info", "badge accent", "badge bad",
-                                              "badge bad", "badge warn"]
+                                              "badge bad", "badge neutral", "badge warn"]
     assert by_host["render001"]["badges"][:5] == ["badge good", "badge info", "badge accent",
                                                   "badge good", "badge good"]
     assert by_host["render005"]["badges"][0] == "badge neutral"

@@ -100,6 +100,45 @@ def test_previous_sections_are_returned_to_put_a_failed_batch_back(sup):
     assert "[render01]\nworker_cpus = 4\n" in sup["wrk"].read_text()
 
 
+def test_a_failed_batch_is_put_back_from_the_backup_secrets_included(sup):
+    """The rollback of a batch: the worker's section as the batch's backup has it, the encrypted
+    password too (it never leaves the supervisor), and the keys a read-back must see again."""
+    run(dict(sup["args"], hosts=hosts(password=HASH)))
+    batch = run(dict(sup["args"], hosts={"render01": {"os": "linux", "settings": {"worker_cpus": 9,
+                                                                                    "worker_description": "new"}}}))
+    assert batch["changed_hosts"] == ["render01"] and batch["backup_file"]
+    before_rollback = sup["wrk"].read_text()
+    result = run(dict(sup["args"], restore={"render01": "linux"}, restore_from=batch["backup_file"]))
+    text = sup["wrk"].read_text()
+    assert result["changed"] and result["changed_hosts"] == ["render01"]
+    assert "[render01]\nproxy_password = %s\nworker_cpus = 4\n" % HASH in text
+    assert "worker_description" not in text and "[win01]" in text and text != before_rollback
+    assert result["restored"] == {"render01": {"proxy_password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", "worker_cpus": "4"}}
+    assert HASH not in repr(result)
+    again = run(dict(sup["args"], restore={"render01": "linux"}, restore_from=batch["backup_file"]))
+    assert not again["changed"] and again["restored"] == {"render01": {}}
+
+
+def test_restore_needs_its_backup_and_excludes_hosts(sup, tmp_path):
+    failed = run(dict(sup["args"], restore={"render01": "linux"}, restore_from=str(tmp_path / "gone")),
+                 expect=AnsibleFailJson)
+    assert "does not exist" in failed["msg"] and sup["wrk"].read_text() == FOREIGN
+    failed = run(dict(sup["args"], hosts=hosts(), restore={"render01": "linux"}, restore_from=str(sup["wrk"])),
+                 expect=AnsibleFailJson)
+    assert "mutually exclusive" in failed["msg"]
+
+
+def test_a_batch_write_leaves_the_take_over_to_the_supervisor_play(sup):
+    old = "# Managed by Ansible (renderfarm.qube.supervisor_config). Changes made here are overwritten.\n" \
+          "[default]\nworker_cpus = 4\n"
+    sup["wrk"].write_text(old)
+    failed = run(dict(sup["args"], hosts=hosts(), takeover=False), expect=AnsibleFailJson)
+    assert "run the supervisor play first" in failed["msg"] and sup["wrk"].read_text() == old
+    taken = run(dict(sup["args"], known_hosts={"render01": "linux", "win01": "winnt"}))
+    assert taken["changed"] and "[render01]\nworker_cpus = 4\n" in sup["wrk"].read_text()
+    assert run(dict(sup["args"], hosts={"render01": hosts()["render01"]}, takeover=False))["changed"] is False
+
+
 def test_a_run_waits_for_the_lock_of_another(sup):
     with open(sup["args"]["lock_file"], "a") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
