@@ -15,6 +15,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import binascii
+import hashlib
+import hmac
 import os
 import re
 import shlex
@@ -31,9 +35,41 @@ from ansible_collections.renderfarm.qube.plugins.module_utils.qbconf import (
 # The secret keys of Qube! files (CPR proxy_password.md, database_password): one list for every plugin.
 SECRET_KEYS = ("proxy_password", "database_password")
 SECRET_MODE = "0600"
+REDACTED = "REDACTED"
+# Stand-in for a new encrypted password in check mode (qbhash is not run): no secret, always "changed".
+CHECK_MODE_HASH = "renderfarm-qube-check-mode-new-encrypted-password"
+# The one password fingerprint of the collection (POSIX qube_identity and Windows qube_win_identity):
+# PBKDF2-HMAC-SHA256, so "changed" is decided without storing or reading back the secret.
+PBKDF2_ITERATIONS = 200000
 TEMP_PREFIX = ".qube_conf."
 # .qube_conf.<pid of the writing module>.<random>: a file whose process is gone is a leftover.
 TEMP_RE = re.compile(r"^\.qube_conf\.(\d+)\.[^/]+$")
+
+
+def fingerprint(password, key, iterations=PBKDF2_ITERATIONS):
+    """Hex PBKDF2-HMAC-SHA256 of ``password`` salted with ``key`` (bytes: a random salt, bound to an account)."""
+    return binascii.hexlify(hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), key, iterations)).decode("ascii")
+
+
+def fingerprint_record(password, context, salt=None, iterations=PBKDF2_ITERATIONS):
+    """``pbkdf2-sha256$<iterations>$<salt b64>$<hex>`` of ``password``: a new random salt (unless given),
+    bound to ``context`` (the qualified account name), for a record kept on a host with no salt file."""
+    salt = os.urandom(16) if salt is None else salt
+    key = salt + b"\0" + context.encode("utf-8")
+    return "pbkdf2-sha256$%d$%s$%s" % (iterations, base64.b64encode(salt).decode("ascii"),
+                                       fingerprint(password, key, iterations))
+
+
+def fingerprint_matches(password, stored, context):
+    """True when ``stored`` (see :func:`fingerprint_record`) was made from ``password`` for ``context``."""
+    try:
+        scheme, iterations, salt, _digest = (stored or "").split("$")
+        if scheme != "pbkdf2-sha256":
+            return False
+        expected = fingerprint_record(password, context, base64.b64decode(salt), int(iterations))
+    except (ValueError, TypeError, binascii.Error):
+        return False
+    return hmac.compare_digest(expected, stored)
 
 
 def secret_values(text, secret_keys):

@@ -1,28 +1,34 @@
 # -*- coding: utf-8 -*-
 # Copyright: renderfarm.qube contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Windows path of ``qube_identity``: register the job identity's credential and validate it over WinRM.
+"""Windows job identity: register the credential and validate it, over the host's own connection.
 
-The controller talks to the worker with pywinrm, message encryption always on (NTLM/Kerberos
-session encryption over HTTP, TLS over HTTPS).  Everything runs in ONE WinRS shell as PowerShell
-scripts sent with ``-EncodedCommand``.  Secrets never appear in a script text, a command line or
-any output: the controller writes them base64-encoded to the remote process's stdin, which travels
-only inside the encrypted WinRM body.  Scripts (each starts with ``# renderfarm.qube
-winrm_identity <step>``; non-secret parameters as one JSON literal) and their order:
+Controller-side engine of the action plugin ``qube_win_identity``.  It decides; the PowerShell that
+acts lives in the collection's ``files/windows_identity/*.ps1`` and runs through whatever the task's
+connection is (``ansible.builtin.winrm`` or ``ansible.builtin.psrp`` with the inventory's own
+authentication: NTLM, Kerberos, CredSSP, certificates).  :func:`run` gets an ``execute(script,
+stdin)`` callable that returns ``(rc, stdout, stderr)``; the action plugin hands it the
+connection's ``exec_command``.  Each step is one script: the marker line ``# renderfarm.qube
+winrm_identity <step>``, its non-secret parameters as ONE JSON literal (``$p = ConvertFrom-Json
+-InputObject '...'``), ``common.ps1``, the step's file.  The command line carries only the marker
+and ``bootstrap.ps1`` (``powershell -EncodedCommand``, a few hundred characters); the step's script
+is the first stdin line and the secrets the following ones (base64, one per line).  Secrets never
+appear in a script text, a command line or any output, and stdin travels only inside the
+connection's encrypted channel.  Steps and their order:
 
-1. ``read-state``  - the stored fingerprint (PBKDF2-SHA256, salted) of the last registered
+1. ``read-state``  - the stored fingerprint record (salted PBKDF2, no secret) of the last registered
    password, from ``C:\\ProgramData\\renderfarm-qube\\identity-<account>.json`` (ACL SYSTEM +
    Administrators), and whether qb.conf still holds ``proxy_password``.
-2. ``register``    - only when the password is new/changed (and not in check mode):
-   ``local``: ``qbhash.exe`` (password on stdin) -> ``proxy_password`` in
-   ``C:\\ProgramData\\pfx\\qube\\qb.conf``; ``central``: ``qbhash.exe`` -> returned hash;
-   ``qblogin``: ``qblogin.exe --user U [--domain D]`` (password twice on stdin).  Then the new
-   fingerprint (sent on stdin as well) is written to the state file.
+2. ``register``    - only when the password is new/changed (and not in check mode): ``local``:
+   ``qbhash.exe`` -> ``proxy_password`` in ``C:\\ProgramData\\pfx\\qube\\qb.conf``; ``central``:
+   ``qbhash.exe`` -> returned hash; ``qblogin``: ``qblogin.exe --user U [--domain D]`` (password
+   twice on stdin).  Then the new fingerprint (stdin as well) is written to the state file.
 3. ``validate``    - ``LogonUser`` as DOMAIN\\account (batch logon, the way a service-mode worker
    starts jobs), identity (name, SID, groups, profile), each logon right as a logon of that type,
    UNC read/write/delete probes while impersonating, and the optional command as the identity.
 
-:func:`run` returns ``{changed, registered, proxy_password_hash?, validation, msg, failed}``.
+:func:`run` returns ``{changed, registered, proxy_password_hash?, validation, msg, failed}``, the
+validation in the format the POSIX path (``identity.py``) returns.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,18 +36,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import hashlib
-import hmac
 import json
 import os
 import re
 import time
 
-PBKDF2_ITERATIONS = 200000
+from ansible_collections.renderfarm.qube.plugins.module_utils.confwrite import (
+    CHECK_MODE_HASH, REDACTED, fingerprint_matches, fingerprint_record,
+)
+
 DEFAULT_BIN_DIR = "C:\\Program Files\\pfx\\qube\\bin"
 QB_CONF = "C:\\ProgramData\\pfx\\qube\\qb.conf"
 STATE_DIR = "C:\\ProgramData\\renderfarm-qube"
 MARKER = "# renderfarm.qube winrm_identity "
+STEPS = ("read-state", "register", "validate")
 
 # Win32 logon errors -> (code, what is wrong (%(who)s = DOMAIN\\account), how to fix it)
 WIN32_ERRORS = {
@@ -66,140 +74,6 @@ WIN32_ERRORS = {
 RIGHT_LOGON_TYPES = {"SeInteractiveLogonRight": 2, "SeNetworkLogonRight": 3, "SeBatchLogonRight": 4,
                      "SeServiceLogonRight": 5}
 
-_PS_PRELUDE = r"""$ErrorActionPreference = 'Stop'
-$ProgressPreference = 'SilentlyContinue'
-$p = ConvertFrom-Json -InputObject '%(params)s'
-$stdin = @($input)
-function Read-Secret([int]$Index) { [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($stdin[$Index])) }
-function Write-Result($Object) { [Console]::Out.WriteLine((ConvertTo-Json -InputObject $Object -Compress -Depth 6)) }
-function Protect-Path([string]$Path) {
-    $acl = Get-Acl -LiteralPath $Path
-    $acl.SetAccessRuleProtection($true, $false)
-    @($acl.Access) | ForEach-Object { [void]$acl.RemoveAccessRule($_) }
-    foreach ($sid in 'S-1-5-18', 'S-1-5-32-544') {
-        $who = New-Object Security.Principal.SecurityIdentifier($sid)
-        $acl.AddAccessRule((New-Object Security.AccessControl.FileSystemAccessRule($who, 'FullControl', 'Allow')))
-    }
-    Set-Acl -LiteralPath $Path -AclObject $acl
-}
-"""
-
-_PS_READ_STATE = r"""$state = $null
-if (Test-Path -LiteralPath $p.state_file) { $state = ConvertFrom-Json ([IO.File]::ReadAllText($p.state_file)) }
-$present = $false
-if (Test-Path -LiteralPath $p.qb_conf) {
-    $present = [bool](@([IO.File]::ReadAllLines($p.qb_conf)) -match '^\s*proxy_password\s*=\s*\S')
-}
-Write-Result @{ state = $state; qbconf_proxy_password = $present }
-"""
-
-_PS_REGISTER = r"""$password = Read-Secret 0
-$result = @{ ok = $true }
-if ($p.mode -eq 'qblogin') {
-    $loginArgs = @('--user', $p.account)
-    if ($p.domain) { $loginArgs += @('--domain', $p.domain) }
-    $said = (@($password, $password) | & (Join-Path $p.bin_dir 'qblogin.exe') @loginArgs 2>&1 | Out-String)
-    if ($LASTEXITCODE -ne 0) {
-        Write-Result @{ ok = $false; step = 'qblogin'; exit_code = $LASTEXITCODE; output = $said.Replace($password, '********') }
-        exit 0
-    }
-} else {
-    $hash = ($password | & (Join-Path $p.bin_dir 'qbhash.exe') | Out-String).Trim()
-    if ($LASTEXITCODE -ne 0 -or -not $hash) {
-        Write-Result @{ ok = $false; step = 'qbhash'; exit_code = $LASTEXITCODE; output = '' }
-        exit 0
-    }
-    if ($p.mode -eq 'local') {
-        $lines = @(); if (Test-Path -LiteralPath $p.qb_conf) { $lines = @([IO.File]::ReadAllLines($p.qb_conf)) }
-        $out = New-Object Collections.Generic.List[string]; $done = $false
-        foreach ($line in $lines) {
-            if ($line -match '^\s*proxy_password\s*=') { if (-not $done) { $out.Add("proxy_password = $hash"); $done = $true } }
-            else { $out.Add($line) }
-        }
-        if (-not $done) { $out.Add("proxy_password = $hash") }
-        [IO.File]::WriteAllLines($p.qb_conf, $out)
-        Protect-Path $p.qb_conf
-    } else { $result.proxy_password_hash = $hash }
-}
-New-Item -ItemType Directory -Force -Path $p.state_dir | Out-Null
-Protect-Path $p.state_dir
-$state = @{ account = $p.principal; register = $p.mode; fingerprint = $stdin[1] }
-if ($p.mode -eq 'central') { $state.proxy_password_hash = $hash }
-[IO.File]::WriteAllText($p.state_file, (ConvertTo-Json -InputObject $state -Compress))
-Protect-Path $p.state_file
-Write-Result $result
-"""
-
-_PS_VALIDATE = r"""Add-Type -TypeDefinition @'
-using System; using System.Runtime.InteropServices;
-public static class RfqLogon {
-    [DllImport("advapi32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
-    static extern bool LogonUserW(string user, string domain, IntPtr password, int type, int provider, out IntPtr token);
-    [DllImport("kernel32.dll")] public static extern bool CloseHandle(IntPtr handle);
-    public static int Logon(string user, string domain, System.Security.SecureString password, int type, out IntPtr token) {
-        IntPtr plain = Marshal.SecureStringToGlobalAllocUnicode(password);
-        try { return LogonUserW(user, domain, plain, type, 0, out token) ? 0 : Marshal.GetLastWin32Error(); }
-        finally { Marshal.ZeroFreeGlobalAllocUnicode(plain); }
-    }
-}
-'@
-$secure = New-Object Security.SecureString
-foreach ($c in (Read-Secret 0).ToCharArray()) { $secure.AppendChar($c) }
-function Test-Logon([int]$Type) {
-    $token = [IntPtr]::Zero; $err = [RfqLogon]::Logon($p.account, $p.domain, $secure, $Type, [ref]$token)
-    return @{ error = $err; token = $token }
-}
-function Get-Win32Error($Exception) {
-    if ($Exception -is [UnauthorizedAccessException]) { return 5 }
-    return ($Exception.HResult -band 0xFFFF)
-}
-$first = Test-Logon 4
-$result = @{ logon = @{ type = 'batch'; error = $first.error }; checks = @() }
-if ($first.error -ne 0) { Write-Result $result; exit 0 }
-$id = New-Object Security.Principal.WindowsIdentity($first.token)
-$groups = @($id.Groups | ForEach-Object { try { $_.Translate([Security.Principal.NTAccount]).Value } catch { $_.Value } })
-$profile = Get-CimInstance Win32_UserProfile -Filter ("SID='{0}'" -f $id.User.Value) -ErrorAction SilentlyContinue
-$result.identity = @{ user = $id.Name; sid = $id.User.Value; groups = $groups; home = $profile.LocalPath
-    admin = [bool]($id.Groups | Where-Object { $_.Value -eq 'S-1-5-32-544' }) }
-foreach ($right in $p.rights) {
-    $try = Test-Logon ([int]$p.right_types.$right)
-    if ($try.error -eq 0) { [void][RfqLogon]::CloseHandle($try.token) }
-    $result.checks += @{ name = "right:$right"; error = $try.error }
-}
-foreach ($path in $p.paths) {
-    [Security.Principal.WindowsIdentity]::RunImpersonated($id.AccessToken, [Action]{
-        $probe = Join-Path $path ('.rfq-probe-{0}.tmp' -f [guid]::NewGuid())
-        foreach ($op in 'read', 'write', 'delete') {
-            $err = 0
-            try {
-                if ($op -eq 'read') { [void]@([IO.Directory]::EnumerateFileSystemEntries($path) | Select-Object -First 1) }
-                elseif ($op -eq 'write') { [IO.File]::WriteAllText($probe, 'renderfarm.qube probe') }
-                else { [IO.File]::Delete($probe) }
-            } catch { $err = Get-Win32Error $_.Exception.InnerException }
-            $script:result.checks += @{ name = "path:${op}:$path"; error = $err }
-            if ($op -eq 'read' -and $err -ne 0) { break }
-            if ($op -eq 'write' -and $err -ne 0) { break }
-        }
-    })
-}
-if ($p.command) {
-    $cred = New-Object Management.Automation.PSCredential(("{0}\{1}" -f $p.domain, $p.account), $secure)
-    $out = [IO.Path]::GetTempFileName(); $err = [IO.Path]::GetTempFileName()
-    try {
-        $proc = Start-Process -FilePath 'cmd.exe' -ArgumentList '/c', $p.command -Credential $cred -NoNewWindow `
-            -PassThru -RedirectStandardOutput $out -RedirectStandardError $err
-        if (-not $proc.WaitForExit([int]$p.timeout_s * 1000)) { $proc.Kill(); $code = -1 } else { $code = $proc.ExitCode }
-        $text = ([IO.File]::ReadAllText($out) + [IO.File]::ReadAllText($err))
-        $result.checks += @{ name = 'command'; error = 0; exit_code = $code; output = $text.Substring(0, [Math]::Min(2000, $text.Length)) }
-    } catch { $result.checks += @{ name = 'command'; error = (Get-Win32Error $_.Exception); exit_code = -1; output = '' } }
-    finally { Remove-Item -LiteralPath $out, $err -ErrorAction SilentlyContinue }
-}
-[void][RfqLogon]::CloseHandle($first.token)
-Write-Result $result
-"""
-
-SCRIPTS = {"read-state": _PS_READ_STATE, "register": _PS_REGISTER, "validate": _PS_VALIDATE}
-
 
 class IdentityError(Exception):
     """A failure with a structured ``{code, message, fix}`` that never contains a secret."""
@@ -219,25 +93,6 @@ def scrub(text, secrets):
     return text
 
 
-def fingerprint(password, salt=None, iterations=PBKDF2_ITERATIONS):
-    """``pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>`` of ``password`` (random salt by default)."""
-    salt = salt if salt is not None else os.urandom(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
-    return "pbkdf2-sha256$%d$%s$%s" % (iterations, base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
-
-
-def fingerprint_matches(password, stored):
-    """True when ``stored`` (see :func:`fingerprint`) was made from ``password``."""
-    try:
-        scheme, iterations, salt, _digest = (stored or "").split("$")
-        if scheme != "pbkdf2-sha256":
-            return False
-        expected = fingerprint(password, base64.b64decode(salt), int(iterations))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(expected, stored)
-
-
 def principal(account, domain):
     """``DOMAIN\\account`` (``.\\account`` for a local account)."""
     if "\\" in account or "@" in account:
@@ -245,16 +100,47 @@ def principal(account, domain):
     return "%s\\%s" % (domain or ".", account)
 
 
-def build_script(step, params):
-    """The PowerShell text of one step with its non-secret ``params`` as a JSON literal."""
+def load_scripts(directory):
+    """``{name: text}`` of ``common.ps1`` and each step's ``<step>.ps1`` in ``directory``, comment
+    lines left out (they would only lengthen the command line); here-strings are kept whole."""
+    scripts = {}
+    for name in ("bootstrap", "common") + STEPS:
+        path = os.path.join(directory, name + ".ps1")
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read().decode("utf-8-sig")
+        except (IOError, OSError) as exc:
+            raise IdentityError("missing_script", "the collection's PowerShell script %s cannot be read: %s"
+                                % (path, exc), "reinstall the renderfarm.qube collection")
+        kept, in_here_string = [], False
+        for line in text.splitlines():
+            stripped = line.strip()
+            if in_here_string:
+                in_here_string = not stripped.startswith("'@")
+            elif stripped.endswith("@'"):
+                in_here_string = True
+            elif not stripped or stripped.startswith("#"):
+                continue
+            kept.append(line)
+        scripts[name] = "\n".join(kept) + "\n"
+    return scripts
+
+
+def build_script(step, params, scripts):
+    """The PowerShell text of one step: marker, its non-secret ``params`` as a JSON literal, the helpers, the step."""
     literal = json.dumps(params, sort_keys=True).replace("'", "''")
-    return MARKER + step + "\n" + (_PS_PRELUDE % {"params": literal}) + SCRIPTS[step]
+    return "%s%s\n$p = ConvertFrom-Json -InputObject '%s'\n%s%s" % (MARKER, step, literal, scripts["common"],
+                                                                    scripts[step])
 
 
-def encoded_command(script):
-    """The ``powershell.exe`` arguments that run ``script`` (UTF-16LE, base64)."""
-    return ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand",
-            base64.b64encode(script.encode("utf-16-le")).decode("ascii")]
+def stdin_lines(lines):
+    """The bytes for stdin: each line (the script, then the secrets) base64-encoded (UTF-8) on a line of its own."""
+    return b"".join(base64.b64encode(s.encode("utf-8")) + b"\r\n" for s in lines)
+
+
+def command_script(step, scripts):
+    """What goes on the command line for ``step``: its marker and the bootstrap (no parameter, no secret)."""
+    return "%s%s\n%s" % (MARKER, step, scripts["bootstrap"])
 
 
 def win32_error(number, who, detail=""):
@@ -265,78 +151,31 @@ def win32_error(number, who, detail=""):
     return {"code": code, "message": message + (": " + detail if detail else ""), "fix": fix}
 
 
-class WinRMSession:
-    """One encrypted WinRM connection and one WinRS shell, reused for every step."""
+class Steps(object):
+    """Runs the steps through ``execute(script, stdin) -> (rc, stdout, stderr)`` (the host's connection)."""
 
-    def __init__(self, params):
-        try:
-            from winrm.protocol import Protocol
-        except ImportError:
-            raise IdentityError("missing_library", "pywinrm is not installed on the controller",
-                                "install the collection's requirements (pywinrm, pyspnego, requests-ntlm)")
-        scheme = params.get("winrm_scheme") or "http"
-        self.endpoint = "%s://%s:%d/wsman" % (scheme, params["winrm_host"], int(params.get("winrm_port") or 5985))
-        self.admin = params.get("winrm_user") or ""
-        timeout = max(int(params.get("validation_timeout") or 60), 20)
-        self.protocol = Protocol(
-            self.endpoint, transport=params.get("winrm_transport") or "ntlm", username=self.admin,
-            password=params.get("winrm_password"),
-            server_cert_validation="validate" if params.get("winrm_cert_validation", True) else "ignore",
-            ca_trust_path=params.get("winrm_ca_trust_path"), proxy=None,
-            # http: NTLM/Kerberos session encryption is mandatory; https: TLS protects the body.
-            message_encryption="always" if scheme == "http" else "auto",
-            operation_timeout_sec=timeout, read_timeout_sec=timeout + 10)
-        self.shell_id = None
+    def __init__(self, execute, scripts, where):
+        self.execute = execute
+        self.scripts = scripts
+        self.where = where
 
-    def run(self, step, params, stdin_lines=()):
-        """Run one script; returns its JSON result.  Secrets go only in ``stdin_lines`` (base64 on the wire)."""
-        if self.shell_id is None:
-            self.shell_id = self.protocol.open_shell(noprofile=True, codepage=65001)
-        command_id = self.protocol.run_command(self.shell_id, "powershell.exe", encoded_command(build_script(step, params)))
-        try:
-            self.protocol.send_command_input(self.shell_id, command_id, "".join(
-                base64.b64encode(line.encode("utf-8")).decode("ascii") + "\r\n" if i == 0 else line + "\r\n"
-                for i, line in enumerate(stdin_lines)).encode("ascii"), end=True)
-            stdout, stderr, exit_code = self.protocol.get_command_output(self.shell_id, command_id)
-        finally:
-            self.protocol.cleanup_command(self.shell_id, command_id)
-        lines = [ln for ln in stdout.decode("utf-8", "replace").splitlines() if ln.strip().startswith("{")]
-        if exit_code != 0 or not lines:
+    def run(self, step, params, secrets=()):
+        """Run one step; its JSON result.  ``secrets`` go only to stdin (base64, one per line)."""
+        rc, stdout, stderr = self.execute(command_script(step, self.scripts),
+                                          stdin_lines([build_script(step, params, self.scripts)] + list(secrets)))
+        text = stdout.decode("utf-8", "replace") if isinstance(stdout, bytes) else "%s" % stdout
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("{")]
+        if rc != 0 or not lines:
+            err = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else "%s" % stderr
             raise IdentityError("remote_script_failed", "the %s step on %s failed (exit %s): %s" % (
-                step, self.endpoint, exit_code, stderr.decode("utf-8", "replace").strip()[:500] or "no output"),
-                "run the step by hand on the worker as %s and fix what it reports" % self.admin)
-        return json.loads(lines[-1])
-
-    def close(self):
-        if self.shell_id is not None:
-            try:
-                self.protocol.close_shell(self.shell_id)
-            except Exception:  # the shell dies with the connection anyway
-                pass
-            self.shell_id = None
-
-
-def connection_error(exc, params):
-    """Map a pywinrm/requests exception on the ADMIN connection to ``{code, message, fix}``."""
-    name = type(exc).__name__
-    where = "%s:%s" % (params.get("winrm_host"), params.get("winrm_port") or 5985)
-    admin = params.get("winrm_user") or "?"
-    if name == "InvalidCredentialsError":
-        return {"code": "winrm_auth", "message": "WinRM on %s rejected the admin account %s (HTTP 401)" % (where, admin),
-                "fix": "check winrm_user/winrm_password (ansible_user/ansible_password) and that the account may use "
-                       "WinRM (member of Administrators or Remote Management Users)"}
-    if name in ("ReadTimeout", "ConnectTimeout", "WinRMOperationTimeoutError", "Timeout"):
-        return {"code": "winrm_timeout", "message": "WinRM on %s did not answer in time (%s)" % (where, name),
-                "fix": "check that the worker is up and WinRM is listening; raise validation_timeout for slow hosts"}
-    if name == "ConnectionError":
-        return {"code": "winrm_unreachable", "message": "cannot connect to WinRM on %s" % where,
-                "fix": "check winrm_host/winrm_port/winrm_scheme, the firewall and 'winrm quickconfig' on the worker"}
-    if name == "WSManFaultError":
-        return {"code": "winrm_fault", "message": "WinRM on %s answered with fault %s: %s" % (
-            where, getattr(exc, "wsman_fault_code", None), getattr(exc, "reason", exc)),
-            "fix": "check the WinRM service and its quotas on the worker (winrm get winrm/config)"}
-    return {"code": "winrm_error", "message": "WinRM on %s failed: %s: %s" % (where, name, exc),
-            "fix": "check the WinRM configuration of the worker and of the controller (pywinrm, pyspnego)"}
+                step, self.where, rc, err.strip()[:500] or "no output"),
+                "run files/windows_identity/%s.ps1 by hand on the worker as the connection's user and fix what "
+                "it reports" % step)
+        try:
+            return json.loads(lines[-1])
+        except ValueError:
+            raise IdentityError("remote_script_failed", "the %s step on %s printed no JSON result" % (step, self.where),
+                                "run files/windows_identity/%s.ps1 by hand on the worker" % step)
 
 
 def _state_file(account):
@@ -372,15 +211,15 @@ def _checks(raw, who, params):
     return checks, first_error
 
 
-def _validate(session, params, who):
+def _validate(steps, params, who):
     started = time.time()
     result = {"ok": False, "via": "direct", "platform": "windows", "identity": {}, "checks": []}
     domain = params.get("domain") or "."
     rights = ["SeBatchLogonRight"] + [r for r in params.get("validation_rights") or [] if r != "SeBatchLogonRight"]
-    raw = session.run("validate", {
+    raw = steps.run("validate", {
         "account": params["account"], "domain": domain, "paths": list(params.get("validation_paths") or []),
         "command": params.get("validation_command") or "", "timeout_s": int(params.get("validation_timeout") or 60),
-        "rights": rights[1:], "right_types": RIGHT_LOGON_TYPES}, [params["password"]])
+        "rights": rights[1:], "right_types": RIGHT_LOGON_TYPES}, [params["password"] or ""])
     identity = raw.get("identity") or {}
     if identity:
         result["identity"] = {"user": identity.get("user") or who, "sid": identity.get("sid"),
@@ -394,66 +233,78 @@ def _validate(session, params, who):
     return result
 
 
-def run(params, check_mode):
-    """Register and/or validate the Windows job identity; see the module docstring for the result."""
+def run(params, check_mode, execute, scripts, where="the worker"):
+    """Register and/or validate the Windows job identity; see the module docstring for the result.
+
+    ``execute(script, stdin_bytes) -> (rc, stdout, stderr)`` runs one PowerShell script on the host;
+    ``scripts`` is :func:`load_scripts` of the collection's folder; ``where`` names the host in messages.
+    Connection failures are the caller's (Ansible reports them as unreachable).
+    """
     password = params.get("password") or ""
-    account = params["account"]
-    who = principal(account, params.get("domain"))
+    who = principal(params["account"], params.get("domain"))
     register = params.get("register") or "none"
     result = {"changed": False, "registered": False, "failed": False, "msg": ""}
-    session = None
+    steps = Steps(execute, scripts, where)
     try:
-        session = WinRMSession(params)
         if register != "none":
-            _register(session, params, who, register, check_mode, result)
+            _register(steps, params, who, register, check_mode, result)
         if params.get("validate", True):
-            result["validation"] = _validate(session, params, who)
+            if not password:
+                raise IdentityError("missing_password", "validate: the validation logon as %s needs its password" % who,
+                                    "set the password (qube_proxy_password from the vault), or validate: false")
+            result["validation"] = _validate(steps, params, who)
             if not result["validation"]["ok"]:
                 result["failed"] = True
     except IdentityError as exc:
         result.update(failed=True, validation=_failed_validation(exc.error))
-    except Exception as exc:  # pywinrm/requests: map to a clear message naming the admin account
-        result.update(failed=True, validation=_failed_validation(connection_error(exc, params)))
-    finally:
-        if session is not None:
-            session.close()
     validation = result.get("validation")
     if validation and validation.get("error"):
         result["msg"] = "%s - %s" % (validation["error"]["message"], validation["error"]["fix"])
     else:
         result["msg"] = "%s for %s%s" % ("registered (%s)" % register if result["changed"] else "credential unchanged",
                                          who, ", validation passed" if validation else "")
-    return json.loads(scrub(json.dumps(result), [password, params.get("winrm_password")]))
+    if register != "none":
+        where_kept = (params.get("qb_conf_path") or QB_CONF) if register == "local" else "%s registration" % register
+        result["diff"] = {"before_header": where_kept, "after_header": where_kept,
+                          "before": "proxy_password = %s\n" % REDACTED if result.pop("_present", False) else "",
+                          "after": "proxy_password = %s%s\n" % (REDACTED, " (new value)" if result["changed"] else "")}
+    result.pop("_present", None)
+    return json.loads(scrub(json.dumps(result), [password]))
 
 
-def _register(session, params, who, register, check_mode, result):
+def _register(steps, params, who, register, check_mode, result):
     if not params.get("password"):
         raise IdentityError("missing_password", "register: %s needs the password of %s" % (register, who),
                             "set the password (qube_proxy_password from the vault)")
-    common = {"state_file": _state_file(who), "qb_conf": QB_CONF}
-    state = session.run("read-state", common)
+    common = {"state_file": _state_file(who), "qb_conf": params.get("qb_conf_path") or QB_CONF}
+    state = steps.run("read-state", common)
     stored = state.get("state") or {}
-    same = fingerprint_matches(params["password"], stored.get("fingerprint")) and stored.get("register") == register
+    same = fingerprint_matches(params["password"], stored.get("fingerprint"), who) and stored.get("register") == register
+    present = bool(stored)
     if register == "local" and not state.get("qbconf_proxy_password"):
-        same = False
+        same = present = False
     if register == "central" and not stored.get("proxy_password_hash"):
-        same = False
-    needed = not stored or (not same and params.get("update_password", "always") == "always")
+        same = present = False
+    result["_present"] = present
+    needed = not present or (not same and params.get("update_password", "always") == "always")
     if not needed:
         if register == "central":
             result["proxy_password_hash"] = stored.get("proxy_password_hash")
         return
     result["changed"] = True
     if check_mode:
+        if register == "central":
+            result["proxy_password_hash"] = CHECK_MODE_HASH
         return
-    done = session.run("register", dict(common, mode=register, account=params["account"],
-                                        domain=params.get("domain") or "", principal=who, state_dir=STATE_DIR,
-                                        bin_dir=params.get("qube_bin_dir") or DEFAULT_BIN_DIR),
-                       [params["password"], fingerprint(params["password"])])
+    bin_dir = params.get("qube_bin_dir") or DEFAULT_BIN_DIR
+    done = steps.run("register", dict(common, mode=register, account=params["account"],
+                                      domain=params.get("domain") or "", principal=who,
+                                      state_dir=params.get("state_dir") or STATE_DIR, bin_dir=bin_dir),
+                     [params["password"], fingerprint_record(params["password"], who)])
     if not done.get("ok"):
         raise IdentityError("%s_failed" % done.get("step"), "%s.exe for %s failed (exit %s): %s" % (
             done.get("step"), who, done.get("exit_code"), (done.get("output") or "").strip()[:300]),
-            "check the Qube! installation in %s on the worker" % (params.get("qube_bin_dir") or DEFAULT_BIN_DIR))
+            "check the Qube! installation in %s on the worker (qube_bin_dir)" % bin_dir)
     result["registered"] = True
     if register == "central":
         result["proxy_password_hash"] = done.get("proxy_password_hash")

@@ -37,8 +37,8 @@ description:
   - With O(ad_check), first checks the password of the AD account by an LDAP simple bind over
     LDAPS; a refused bind fails with the reason AD gives (wrong password, disabled, expired, locked
     out, must change password, password expired, unknown user) and the fix.
-  - With O(platform=windows) the module runs on the controller and does the same over WinRM
-    (C(winrm_identity) module_utils), returning the same result format.
+  - Windows workers use M(renderfarm.qube.qube_win_identity), which does the same over the host's own
+    connection and returns the same result format.
 author:
   - renderfarm.qube contributors (@renderfarm)
 options:
@@ -68,11 +68,6 @@ options:
     type: str
     choices: [local, central, qblogin, none]
     default: none
-  platform:
-    description: V(posix) runs on the worker itself; V(windows) runs on the controller and talks WinRM to the worker.
-    type: str
-    choices: [posix, windows]
-    default: posix
   qbhash_path:
     description:
       - C(qbhash); a bare name is looked up on C(PATH) and in the Qube! C(bin) folder.
@@ -182,33 +177,6 @@ options:
         description: Seconds for connecting and for each answer.
         type: int
         default: 10
-  winrm_host:
-    description: Windows worker to reach over WinRM (O(platform=windows)).
-    type: str
-  winrm_port:
-    description: WinRM port.
-    type: int
-    default: 5985
-  winrm_user:
-    description: Administrator account for the WinRM session.
-    type: str
-  winrm_password:
-    description: Password of O(winrm_user).
-    type: str
-  winrm_transport:
-    description: WinRM authentication.
-    type: str
-    choices: [ntlm, kerberos]
-    default: ntlm
-  winrm_scheme:
-    description: WinRM over V(http) (message encryption) or V(https).
-    type: str
-    choices: [http, https]
-    default: http
-  winrm_cert_validation:
-    description: Validate the WinRM server certificate with O(winrm_scheme=https).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -223,13 +191,15 @@ attributes:
     support: full
     details: The secret is always shown as C(proxy_password = REDACTED).
   platform:
-    platforms: [posix, windows]
-    details: The POSIX path runs on the worker as root; the Windows path runs on the controller.
+    platforms: posix
+    details: Runs on the worker as root (Linux, macOS); Windows workers use M(renderfarm.qube.qube_win_identity).
 notes:
   - Run as root (C(become)) on POSIX workers; the validation job needs to change uid.
   - The role marks the task C(no_log) when O(register=central), because RV(proxy_password_hash) is a
     reversible secret.
 seealso:
+  - module: renderfarm.qube.qube_win_identity
+    description: The same duties on Windows workers, over the host's own connection.
   - name: Qube! qbhash
     description: The vendor's page on encrypting passwords for proxy_password.
     link: https://pipelinefx.github.io/docs/advanced-users-guide/command-line-reference/qbhash
@@ -306,7 +276,8 @@ validation:
   contains:
     ok: {description: All checks passed., type: bool, returned: always}
     via: {description: V(direct) (forked child) or V(qube)., type: str, returned: always}
-    platform: {description: "C(linux), C(darwin) or C(windows).", type: str, returned: always}
+    platform: {description: "C(linux) or C(darwin) (C(windows) from M(renderfarm.qube.qube_win_identity)).", type: str,
+               returned: always}
     identity: {description: "C(user), C(uid), C(gid), C(groups) (names), C(home).", type: dict, returned: always}
     checks: {description: "List of C(name), C(ok), C(detail).", type: list, elements: dict, returned: always}
     duration_s: {description: Seconds the job took., type: float, returned: always}
@@ -332,14 +303,14 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.renderfarm.qube.plugins.module_utils import adcheck, identity
+from ansible_collections.renderfarm.qube.plugins.module_utils.confwrite import (
+    CHECK_MODE_HASH, PBKDF2_ITERATIONS, REDACTED, fingerprint,
+)
 
 # The Qube! client programs per OS: <qb_directory>/bin (CPR qb_directory.md).
 QUBE_BINS = {"darwin": "/Applications/pfx/qube/bin"}
 QUBE_BIN = QUBE_BINS.get(sys.platform, "/usr/local/pfx/qube/bin")
 PROGRAMS = ("qbhash", "qblogin", "qbsub", "qbout")
-PBKDF2_ITERATIONS = 200000
-CHECK_MODE_HASH = "renderfarm-qube-check-mode-new-encrypted-password"
-REDACTED = "REDACTED"
 
 
 class IdentityError(Exception):
@@ -386,8 +357,7 @@ class CredentialState(object):
         salt = self.salt(create)
         if salt is None:
             return None
-        key = salt + b"\0" + self.qualified.encode("utf-8")
-        return binascii.hexlify(hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), key, iterations)).decode()
+        return fingerprint(password, salt + b"\0" + self.qualified.encode("utf-8"), iterations)
 
     def digest(self, value, create=False):
         """Keyed digest of a configured value (so it can be recognised without being stored)."""
@@ -650,28 +620,12 @@ def keep_validation_record(module, result, report):
     module.atomic_move(tmp, path)
 
 
-def run_windows(module):
-    try:
-        from ansible_collections.renderfarm.qube.plugins.module_utils import winrm_identity
-    except ImportError:
-        module.fail_json(msg="platform=windows needs module_utils winrm_identity (with pywinrm on the "
-                             "controller), which this collection build does not contain")
-    missing = [name for name in ("winrm_host", "winrm_user", "winrm_password") if not module.params[name]]
-    if missing:
-        module.fail_json(msg="platform=windows needs %s" % ", ".join(missing))
-    outcome = winrm_identity.run(dict(module.params), module.check_mode)
-    if outcome.get("failed"):
-        module.fail_json(**outcome)
-    module.exit_json(**outcome)
-
-
 ARGUMENT_SPEC = dict(
     account=dict(type="str", required=True),
     domain=dict(type="str"),
     password=dict(type="str", no_log=True),
     update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
     register=dict(type="str", choices=["local", "central", "qblogin", "none"], default="none"),
-    platform=dict(type="str", choices=["posix", "windows"], default="posix"),
     qbhash_path=dict(type="path"),
     qblogin_path=dict(type="path"),
     qbsub_path=dict(type="path"),
@@ -698,13 +652,6 @@ ARGUMENT_SPEC = dict(
         realm=dict(type="str"),
         timeout=dict(type="int", default=10),
     )),
-    winrm_host=dict(type="str"),
-    winrm_port=dict(type="int", default=5985),
-    winrm_user=dict(type="str"),
-    winrm_password=dict(type="str", no_log=True),
-    winrm_transport=dict(type="str", choices=["ntlm", "kerberos"], default="ntlm"),
-    winrm_scheme=dict(type="str", choices=["http", "https"], default="http"),
-    winrm_cert_validation=dict(type="bool", default=True),
 )
 
 
@@ -716,8 +663,6 @@ def main():
     result = {"changed": False}
     try:
         run_ad_check(module, result)
-        if module.params["platform"] == "windows":
-            run_windows(module)
         refuse_privileged(module)
         register_credential(module, result)
         if module.params["validate"]:

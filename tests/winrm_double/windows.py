@@ -4,9 +4,12 @@ It MODELS - it does not run PowerShell.  Commands it knows:
 
 * ``qbhash.exe`` (password on stdin -> salted hex string) and ``qblogin.exe --user U [--domain D]``
   (password twice on stdin), directly or from the module's register script;
-* ``powershell.exe ... -EncodedCommand <UTF-16LE base64>``: the script is decoded; scripts that start
-  with ``# renderfarm.qube winrm_identity <step>`` have their ``$p = ConvertFrom-Json -InputObject '...'``
-  parameters and stdin read, and the step's effect is emulated (read-state, register, validate);
+* ``powershell.exe ... -EncodedCommand <UTF-16LE base64>`` (as pywinrm or Ansible's powershell shell
+  plugin sends it): the script is decoded; scripts that start with ``# renderfarm.qube winrm_identity
+  <step>`` have their ``$p = ConvertFrom-Json -InputObject '...'`` parameters and stdin read, and the
+  step's effect is emulated (read-state, register, validate).  When the command line holds the
+  collection's bootstrap (``files/windows_identity/bootstrap.ps1``), the step's script is the first
+  stdin line (base64) and the secrets the following lines, as the bootstrap reads them;
 * ``whoami``, ``hostname``; anything else answers like cmd.exe for an unknown program.
 
 State lives in memory: ``files`` (path -> text, case-insensitive, the fake file system holding
@@ -29,6 +32,8 @@ from typing import Callable, Dict, List, Optional, Set
 from .wsman import CommandRequest, CommandResult
 
 MARKER = "# renderfarm.qube winrm_identity "
+# The line of files/windows_identity/bootstrap.ps1 that runs the script read from stdin.
+BOOTSTRAP_LINE = "[ScriptBlock]::Create("
 QB_CONF = "c:\\programdata\\pfx\\qube\\qb.conf"
 PROTECTED_ACL = ["NT AUTHORITY\\SYSTEM", "BUILTIN\\Administrators"]
 LOGON_TYPE_RIGHTS = {2: "SeInteractiveLogonRight", 3: "SeNetworkLogonRight", 4: "SeBatchLogonRight",
@@ -122,13 +127,22 @@ class FakeWindowsHost:
         if flag is None or flag + 1 >= len(args):
             return CommandResult(stderr=b"The double only runs powershell -EncodedCommand.\r\n", exit_code=1)
         script = base64.b64decode(args[flag + 1]).decode("utf-16-le")
-        self.calls.append({"program": "powershell", "script": script, "stdin_lines": len(request.stdin.splitlines())})
+        stdin = request.stdin.decode("ascii").splitlines()
+        if script.startswith(MARKER) and BOOTSTRAP_LINE in script and stdin:
+            # The collection's bootstrap (files/windows_identity/bootstrap.ps1, as Ansible's powershell
+            # shell plugin encodes it: lines stripped, blank lines dropped): the step's script is the
+            # first stdin line (base64 UTF-8), the secrets follow.
+            command_line = script
+            script, stdin = base64.b64decode(stdin[0]).decode("utf-8"), stdin[1:]
+        else:
+            command_line = script
+        self.calls.append({"program": "powershell", "script": script, "command_line": command_line,
+                           "stdin_lines": len(stdin)})
         if not script.startswith(MARKER):
             return CommandResult(stderr=b"The double does not model this script.\r\n", exit_code=1)
         step = script[len(MARKER):].split("\n", 1)[0].strip()
         match = re.search(r"^\$p = ConvertFrom-Json -InputObject '((?:[^']|'')*)'$", script, re.M)
         params = json.loads(match.group(1).replace("''", "'")) if match else {}
-        stdin = request.stdin.decode("ascii").splitlines()
         handler = {"read-state": self._read_state, "register": self._register, "validate": self._validate}.get(step)
         if handler is None:
             return CommandResult(stderr=("unknown step %s\r\n" % step).encode(), exit_code=1)
@@ -161,7 +175,7 @@ class FakeWindowsHost:
                 self._set_proxy_password(p["qb_conf"].lower(), hashed)
             else:
                 result["proxy_password_hash"] = hashed
-        state = {"account": p["principal"], "register": p["mode"], "fingerprint": stdin[1] if len(stdin) > 1 else ""}
+        state = {"account": p["principal"], "register": p["mode"], "fingerprint": self._secret(stdin, 1)}
         if p["mode"] == "central":
             state["proxy_password_hash"] = result["proxy_password_hash"]
         self.acls[p["state_dir"].lower()] = list(PROTECTED_ACL)

@@ -5,6 +5,7 @@ uses) when it points at this checkout, else from a private symlink tree under th
 """
 
 import os
+import socket
 import sys
 import tempfile
 
@@ -38,3 +39,23 @@ for _path in (REPO, COLLECTIONS):
 def collections_dir():
     """A collections path holding this checkout as ``renderfarm.qube`` (for ansible-playbook)."""
     return COLLECTIONS
+
+
+@pytest.fixture(scope="session")
+def helper():
+    """ntlm_auth on the lab's DC (AD mode), one child process for the whole session; closed at the end."""
+    from tests.winrm_double.acceptors import NtlmAuthHelper
+    from tests.winrm_double.lab_dc import DC, PW, SSH_KEY
+    if not PW:
+        pytest.fail("QUBE_TEST_DC_PASSWORD is not set (tests/lab/ad-users.env QLAB_AD_USER_PASSWORD)")
+    for port in (22, 636):
+        try:
+            socket.create_connection((DC, port), timeout=3).close()
+        except OSError as exc:
+            pytest.fail("QUBE_TEST_DC=%s does not answer on port %d (%s): run tests/lab/dc.sh provision and the "
+                        "tests under tests/lab/lab.sh exec" % (DC, port, exc))
+    if not os.access(SSH_KEY, os.R_OK):
+        pytest.fail("cannot read the lab ssh key %s (QUBE_TEST_DC_SSH_KEY)" % SSH_KEY)
+    h = NtlmAuthHelper.over_ssh(DC, SSH_KEY)
+    yield h
+    h.close()

@@ -13,11 +13,6 @@ QUBE_TEST_DC set, an unreachable DC is a failure, not a skip.
 """
 
 import base64
-import json
-import os
-import socket
-import subprocess
-import sys
 
 import pytest
 import requests
@@ -25,38 +20,14 @@ import winrm
 from winrm.exceptions import InvalidCredentialsError
 
 from tests.winrm_double import FakeWindowsHost, LocalAccount, WinRMDouble
-from tests.winrm_double.acceptors import NtlmAuthHelper, SambaNTLMAcceptor
+from tests.winrm_double.acceptors import SambaNTLMAcceptor
 from tests.winrm_double.adlogon import LdapPasswordDecider
+from tests.winrm_double.ansible_connection import executor, winrm_connection
+from tests.winrm_double.lab_dc import ADMIN, DC, DOMAIN, PW
 
-DC = os.environ.get("QUBE_TEST_DC", "")
-DOMAIN = os.environ.get("QUBE_TEST_DC_DOMAIN", "MYCORP")
-PW = os.environ.get("QUBE_TEST_DC_PASSWORD", "")
-SSH_KEY = os.environ.get("QUBE_TEST_DC_SSH_KEY") or os.path.join(
-    os.environ.get("QLAB_DIR") or "/var/lib/qube-lab", "ssh", "id_ed25519")
-ADMIN = "%s\\winrmadmin" % DOMAIN   # member of Domain Admins (tests/lab/guest/ad_users.py)
 SHARE = "\\\\fs01\\renders"
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 
 pytestmark = pytest.mark.skipif(not DC, reason="QUBE_TEST_DC is not set (no lab domain controller)")
-
-
-@pytest.fixture(scope="module")
-def helper():
-    """ntlm_auth on the DC, one child process for the whole module; closed at the end."""
-    if not PW:
-        pytest.fail("QUBE_TEST_DC_PASSWORD is not set (tests/lab/ad-users.env QLAB_AD_USER_PASSWORD)")
-    for port in (22, 636):
-        try:
-            socket.create_connection((DC, port), timeout=3).close()
-        except OSError as exc:
-            pytest.fail("QUBE_TEST_DC=%s does not answer on port %d (%s): run tests/lab/dc.sh provision and the "
-                        "tests under tests/lab/lab.sh exec" % (DC, port, exc))
-    if not os.access(SSH_KEY, os.R_OK):
-        pytest.fail("cannot read the lab ssh key %s (QUBE_TEST_DC_SSH_KEY)" % SSH_KEY)
-    h = NtlmAuthHelper.over_ssh(DC, SSH_KEY)
-    yield h
-    h.close()
 
 
 def ad_host():
@@ -151,7 +122,7 @@ def test_helper_is_restarted_when_its_ssh_child_died(ad_worker):
     assert helper._proc is not child and helper.decisions == [(ADMIN, "NT_STATUS_OK")] * 2
 
 
-# -- the module's Windows path, every logon decided by the DC --------------------------------------
+# -- the identity engine through Ansible's winrm connection plugin, every logon decided by the DC ----
 
 @pytest.mark.parametrize("account, password, code", [
     ("someuser", PW, None), ("someuser", "wrong-" + PW, "wrong_password"),
@@ -159,53 +130,16 @@ def test_helper_is_restarted_when_its_ssh_child_died(ad_worker):
     ("mustchange", PW, "password_must_change")],
     ids=["good", "wrong-password", "disabled", "expired", "must-change"])
 def test_validation_logon_is_decided_by_the_dc(ad_worker, account, password, code):
+    from ansible_collections.renderfarm.qube.plugins.action.qube_win_identity import SCRIPTS_DIR
     from ansible_collections.renderfarm.qube.plugins.module_utils import winrm_identity
     double, _, helper = ad_worker
-    result = winrm_identity.run(dict(account=account, domain=DOMAIN, password=password, register="none",
-                                     validate=True, winrm_host="127.0.0.1", winrm_port=double.port,
-                                     winrm_user=ADMIN, winrm_password=PW), False)
+    connection = winrm_connection(double.port, ADMIN, PW)
+    try:
+        result = winrm_identity.run(dict(account=account, domain=DOMAIN, password=password, register="none",
+                                         validate=True), False, executor(connection),
+                                    winrm_identity.load_scripts(SCRIPTS_DIR), where="win01")
+    finally:
+        connection.close()
     assert (result["validation"].get("error") or {}).get("code") == code
     assert helper.decisions == [(ADMIN, "NT_STATUS_OK")]
     assert password not in repr(result)
-
-
-def test_qube_identity_module_windows_path(ad_worker, tmp_path, collections_dir):
-    """ansible-playbook runs renderfarm.qube.qube_identity (platform=windows) against the double."""
-    double, host, helper = ad_worker
-    private = tmp_path / "private"
-    private.mkdir(mode=0o700)
-    variables, results = private / "vars.json", private / "results.json"
-    fd = os.open(str(variables), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"winrm_port": double.port, "winrm_admin": ADMIN, "winrm_admin_password": PW,
-                   "ad_domain": DOMAIN, "proxy_password": PW, "results_file": str(results),
-                   "ansible_python_interpreter": sys.executable}, handle)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_dir, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-               QUBE_REPORT_DIR=str(tmp_path))  # the farm report callback writes here, not into reports/
-    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    proc = subprocess.run([playbook, "-i", "localhost,", "-e", "@" + str(variables), os.path.join(HERE, "ad_identity.yml")],
-                          cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False)
-    output = proc.stdout.decode("utf-8", "replace")
-    assert proc.returncode == 0, output[-3000:]
-    assert PW not in output
-    got = json.loads(results.read_text())
-
-    first, second = got["first"], got["second"]
-    assert first["changed"] and first["registered"] and not first.get("failed"), first
-    assert first["validation"]["ok"] and first["validation"]["identity"]["user"] == "%s\\renderproxy" % DOMAIN
-    assert [c["name"] for c in first["validation"]["checks"]] == ["logon"] + [
-        "path:%s:%s\\shots" % (op, SHARE) for op in ("read", "write", "delete")]
-    assert not second["changed"] and second["validation"]["ok"], second
-    assert "proxy_password = " in host.files["c:\\programdata\\pfx\\qube\\qb.conf"]
-
-    for key, admin in (("wrong_admin", ADMIN), ("disabled_admin", "%s\\disableduser" % DOMAIN)):
-        failed = got[key]
-        assert failed["failed"] and failed["validation"]["error"]["code"] == "winrm_auth", failed
-        assert admin in failed["msg"] and "HTTP 401" in failed["msg"]
-    assert PW not in json.dumps(got)
-
-    admins = list(helper.decisions)
-    assert admins.count((ADMIN, "NT_STATUS_OK")) == 2, admins
-    assert any(u == ADMIN and "current password is not correct" in why for u, why in admins), admins
-    assert any(u.endswith("\\disableduser") and "disabled" in why for u, why in admins), admins

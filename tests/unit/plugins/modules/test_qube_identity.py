@@ -244,8 +244,7 @@ def test_bad_input_is_refused_with_a_named_message(env):
     missing, _raw = run(local_args(env, qbhash_path="/nonexistent/qbhash"))
     assert "/nonexistent/qbhash is not an executable file" in missing["msg"]
     windows, _raw = run({"account": "render", "platform": "windows", "register": "none", "validate": False})
-    assert windows["failed"] is True
-    assert "winrm_identity" in windows["msg"] or "needs winrm_host" in windows["msg"]
+    assert windows["failed"] is True and "platform" in windows["msg"]  # Windows: qube_win_identity
 
 
 def test_root_is_refused_before_anything_is_registered(env):
@@ -253,26 +252,6 @@ def test_root_is_refused_before_anything_is_registered(env):
     assert result["failed"] is True
     assert result["msg"].startswith("root: refusing to run render jobs as root: it is uid 0")
     assert calls(env) == [] and open(env.conf).read() == QB_CONF
-
-
-def test_windows_dispatches_to_winrm_identity(monkeypatch):
-    seen = {}
-
-    def fake_run(params, check_mode):
-        seen.update(params, check_mode=check_mode)
-        return {"changed": True, "failed": False,
-                "validation": {"ok": True, "via": "direct", "platform": "windows"}}
-
-    name = "ansible_collections.renderfarm.qube.plugins.module_utils.winrm_identity"
-    monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(run=fake_run))
-    import ansible_collections.renderfarm.qube.plugins.module_utils as utils
-    monkeypatch.setattr(utils, "winrm_identity", sys.modules[name], raising=False)
-    result, raw = run({"account": "render", "domain": "MYCORP", "password": PASSWORD, "platform": "windows",
-                       "register": "local", "winrm_host": "win01", "winrm_user": "Administrator",
-                       "winrm_password": "Adm1n-Secret"}, check_mode=True)
-    assert result["changed"] is True and result["validation"]["platform"] == "windows"
-    assert seen["winrm_port"] == 5985 and seen["winrm_transport"] == "ntlm" and seen["check_mode"] is True
-    assert PASSWORD not in raw and "Adm1n-Secret" not in raw
 
 
 def test_ad_check_failure_names_the_account(env):

@@ -1,0 +1,41 @@
+# renderfarm.qube identity step register: qbhash.exe (password on stdin) -> proxy_password in the
+# local qb.conf (mode local) or returned (mode central); qblogin.exe (password twice on stdin) for
+# a user-mode submitter (mode qblogin). Then the new fingerprint (stdin line 2) is kept in the
+# state file (ACL SYSTEM + Administrators only).
+$password = Read-Secret 0
+$result = @{ ok = $true }
+if ($p.mode -eq 'qblogin') {
+    $loginArgs = @('--user', $p.account)
+    if ($p.domain) { $loginArgs += @('--domain', $p.domain) }
+    $said = (@($password, $password) | & (Join-Path $p.bin_dir 'qblogin.exe') @loginArgs 2>&1 | Out-String)
+    if ($LASTEXITCODE -ne 0) {
+        Write-Result @{ ok = $false; step = 'qblogin'; exit_code = $LASTEXITCODE; output = $said.Replace($password, '********') }
+        exit 0
+    }
+} else {
+    $hash = ($password | & (Join-Path $p.bin_dir 'qbhash.exe') | Out-String).Trim()
+    if ($LASTEXITCODE -ne 0 -or -not $hash) {
+        Write-Result @{ ok = $false; step = 'qbhash'; exit_code = $LASTEXITCODE; output = '' }
+        exit 0
+    }
+    if ($p.mode -eq 'local') {
+        $lines = @(); if (Test-Path -LiteralPath $p.qb_conf) { $lines = @([IO.File]::ReadAllLines($p.qb_conf)) }
+        $out = New-Object Collections.Generic.List[string]; $done = $false
+        foreach ($line in $lines) {
+            if ($line -match '^\s*proxy_password\s*=') { if (-not $done) { $out.Add("proxy_password = $hash"); $done = $true } }
+            else { $out.Add($line) }
+        }
+        if (-not $done) { $out.Add("proxy_password = $hash") }
+        $tmp = $p.qb_conf + '.renderfarm-qube.tmp'
+        [IO.File]::WriteAllLines($tmp, $out)
+        Protect-Path $tmp
+        Move-Item -LiteralPath $tmp -Destination $p.qb_conf -Force
+    } else { $result.proxy_password_hash = $hash }
+}
+New-Item -ItemType Directory -Force -Path $p.state_dir | Out-Null
+Protect-Path $p.state_dir
+$state = @{ account = $p.principal; register = $p.mode; fingerprint = (Read-Secret 1) }
+if ($p.mode -eq 'central') { $state.proxy_password_hash = $hash }
+[IO.File]::WriteAllText($p.state_file, (ConvertTo-Json -InputObject $state -Compress))
+Protect-Path $p.state_file
+Write-Result $result
