@@ -20,17 +20,13 @@ import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.renderfarm.qube.plugins.module_utils import winrm_identity
+from ansible_collections.renderfarm.qube.plugins.module_utils import identity, winrm_identity
 
 SCRIPTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "files",
                            "windows_identity")
 
 ARGUMENT_SPEC = dict(
-    account=dict(type="str", required=True),
-    domain=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
-    register=dict(type="str", choices=["local", "central", "qblogin", "none"], default="none"),
+    identity.CREDENTIAL_ARGUMENT_SPEC,
     validate=dict(type="bool", default=True),
     validation_paths=dict(type="list", elements="str", default=[]),
     validation_command=dict(type="str", default=""),

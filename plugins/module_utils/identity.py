@@ -38,6 +38,15 @@ MINIMAL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "
 PRIVILEGED_GROUPS = frozenset(("root", "sudo", "wheel", "admin", "domain admins",
                                "enterprise admins", "administrators"))
 EXCERPT_CHARS = 400
+# The credential options of both identity plugins (qube_identity here, qube_win_identity on Windows);
+# their documentation is the doc fragment renderfarm.qube.credential (plus account/domain/password).
+CREDENTIAL_ARGUMENT_SPEC = dict(
+    account=dict(type="str", required=True),
+    domain=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
+    register=dict(type="str", choices=["local", "central", "qblogin", "none"], default="none"),
+)
 
 
 def platform_name():

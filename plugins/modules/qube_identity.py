@@ -56,18 +56,6 @@ options:
       - The account's password. Required when O(register) is not V(none) or with O(ad_check).
       - Goes to C(qbhash)/C(qblogin) on stdin only, never on a command line.
     type: str
-  update_password:
-    description:
-      - V(always) registers again when the password changed (by fingerprint) or the registration
-        is gone; V(on_create) registers only when nothing is registered yet.
-    type: str
-    choices: [always, on_create]
-    default: always
-  register:
-    description: Where the credential goes (see the description).
-    type: str
-    choices: [local, central, qblogin, none]
-    default: none
   qbhash_path:
     description:
       - C(qbhash); a bare name is looked up on C(PATH) and in the Qube! C(bin) folder.
@@ -178,6 +166,7 @@ options:
         type: int
         default: 10
 extends_documentation_fragment:
+  - renderfarm.qube.credential
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -300,9 +289,10 @@ import re
 import socket
 import sys
 import tempfile
+import types
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.renderfarm.qube.plugins.module_utils import adcheck, identity
+from ansible_collections.renderfarm.qube.plugins.module_utils import adcheck, confwrite, identity
 from ansible_collections.renderfarm.qube.plugins.module_utils.confwrite import (
     CHECK_MODE_HASH, PBKDF2_ITERATIONS, REDACTED, fingerprint,
 )
@@ -425,7 +415,8 @@ def read_text(path):
 
 
 def write_qb_conf(module, path, hashed):
-    """Set proxy_password in qb.conf keeping every other line; backup, 0600, atomic. Backup path or None."""
+    """Set proxy_password in qb.conf keeping every other line, through the collection's one writer of
+    Qube! files (``confwrite.write``: 0600 temp file, fsync, backup, atomic rename). Backup path or None."""
     try:
         from ansible_collections.renderfarm.qube.plugins.module_utils.qbconf import QbConf, Raw
     except ImportError:
@@ -433,19 +424,12 @@ def write_qb_conf(module, path, hashed):
     text = read_text(path)
     conf = QbConf(text or "")
     conf.set("proxy_password", Raw(hashed))
-    backup = None
     if text is not None:
-        os.chmod(path, 0o600)  # before the new secret lands, so it never sits in a wider file
-        if module.params["backup"]:
-            backup = module.backup_local(path)
-            os.chmod(backup, 0o600)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".qb.conf.")
-    with os.fdopen(fd, "w") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(conf.text())
-    module.atomic_move(tmp, path)
-    os.chmod(path, 0o600)
-    return backup
+        os.chmod(path, 0o600)  # before the new secret lands, so it never sits in a wider file (nor its backup)
+    writer = types.SimpleNamespace(
+        params=dict(path=path, validate=None, backup=module.params["backup"], pending_file=None, unsafe_writes=False),
+        no_log_values=module.no_log_values, fail_json=module.fail_json, atomic_move=module.atomic_move)
+    return confwrite.write(writer, conf.text(), has_secret=True)
 
 
 def configured_proxy_password(path):
@@ -621,11 +605,7 @@ def keep_validation_record(module, result, report):
 
 
 ARGUMENT_SPEC = dict(
-    account=dict(type="str", required=True),
-    domain=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
-    register=dict(type="str", choices=["local", "central", "qblogin", "none"], default="none"),
+    identity.CREDENTIAL_ARGUMENT_SPEC,
     qbhash_path=dict(type="path"),
     qblogin_path=dict(type="path"),
     qbsub_path=dict(type="path"),

@@ -54,18 +54,6 @@ options:
       - The account's password. Required when O(register) is not V(none) and with O(validate=true).
       - Sent on the remote process's stdin only.
     type: str
-  update_password:
-    description:
-      - V(always) registers again when the password changed (by fingerprint) or the registration is gone;
-        V(on_create) registers only when nothing is registered yet.
-    type: str
-    choices: [always, on_create]
-    default: always
-  register:
-    description: Where the credential goes (see the description).
-    type: str
-    choices: [local, central, qblogin, none]
-    default: none
   validate:
     description: Run the validation logon and checks as the identity.
     type: bool
@@ -108,6 +96,7 @@ options:
     type: str
     default: C:\ProgramData\renderfarm-qube
 extends_documentation_fragment:
+  - renderfarm.qube.credential
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
