@@ -39,3 +39,4 @@ if ($p.mode -eq 'central') { $state.proxy_password_hash = $hash }
 [IO.File]::WriteAllText($p.state_file, (ConvertTo-Json -InputObject $state -Compress))
 Protect-Path $p.state_file
 Write-Result $result
+exit 0

@@ -68,3 +68,4 @@ if ($p.command) {
 }
 [void][RfqLogon]::CloseHandle($first.token)
 Write-Result $result
+exit 0

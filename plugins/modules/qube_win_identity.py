@@ -121,6 +121,8 @@ attributes:
 notes:
   - Mark the task C(no_log) with O(register=central), because RV(proxy_password_hash) is a reversible secret.
   - Needs PowerShell 5.1 on the worker, as Ansible itself does.
+  - Runs as the connection's user, who must be an administrator of the worker (LogonUser, the state
+    folder's ACL, qb.conf); C(become) is not used.
 seealso:
   - module: renderfarm.qube.qube_identity
     description: The same duties on Linux and macOS workers.
