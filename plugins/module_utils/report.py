@@ -367,3 +367,56 @@ def render_html(report):
          "check_word": "yes" if run.check_mode else "no",
          "check": check, "css": _CSS, "summary": _summary_items(report.summary()), "head": head,
          "rows": "\n".join(rows), "line": _esc(report.summary_line())}
+
+
+# --- several runs (job slices) as one farm -------------------------------------------------------
+
+# Which row of a host wins when several runs name it (the supervisor is in every slice): the one
+# that says most about what happened.
+_STATUS_WEIGHT = {"failed": 5, "unreachable": 4, "ok": 3, "skipped": 2, NOT_RUN: 1}
+_ROW_FIELDS = ("role", "status") + tuple(FACT_DEFAULTS)
+
+
+def _row_from_dict(item):
+    """A :class:`HostRow` from one ``hosts`` entry of a report's JSON, every value sanitized again."""
+    if not isinstance(item, dict) or not item.get("host"):
+        return None
+    fact = dict((key, item[key]) for key in FACT_KEYS if item.get(key) not in (None, ""))
+    role = item.get("role") if item.get("role") in ("worker", "supervisor", "other") else "other"
+    status = item.get("status") if item.get("status") in _STATUS_WEIGHT else NOT_RUN
+    row = HostRow.build(item["host"], role, fact, None)
+    try:
+        changed = max(int(item.get("changed", 0)), 0)
+    except (TypeError, ValueError):
+        changed = 0
+    return HostRow(**dict(asdict(row), status=status, changed=changed))
+
+
+def merge_reports(reports):
+    """One :class:`FarmReport` from the JSON data of several runs over parts of the farm.
+
+    A host in several runs (the supervisor of every slice) keeps the row of the run that says
+    most (failed, then unreachable, ok, skipped, not run); its ``changed`` counts are added.
+    The run spans the earliest start to the latest end; check mode if any run was one.
+    """
+    rows, changed, runs = {}, {}, []
+    for data in reports:
+        if not isinstance(data, dict):
+            continue
+        run = data.get("run") or {}
+        runs.append(run)
+        for item in data.get("hosts") or []:
+            row = _row_from_dict(item)
+            if row is None:
+                continue
+            changed[row.host] = changed.get(row.host, 0) + row.changed
+            kept = rows.get(row.host)
+            if kept is None or _STATUS_WEIGHT[row.status] > _STATUS_WEIGHT[kept.status]:
+                rows[row.host] = row
+    merged = [HostRow(**dict(asdict(row), changed=changed[host])) for host, row in rows.items()]
+    starts = sorted(str(r.get("started")) for r in runs if r.get("started"))
+    ends = sorted(str(r.get("ended")) for r in runs if r.get("ended"))
+    playbooks = sorted(set(clean_text(r.get("playbook"), 80) for r in runs if r.get("playbook")))
+    info = RunInfo(playbook=", ".join(playbooks), started=starts[0] if starts else "",
+                   ended=ends[-1] if ends else "", check_mode=any(bool(r.get("check_mode")) for r in runs))
+    return FarmReport(info, merged)

@@ -108,6 +108,22 @@ options:
   pending_file:
     description: Marker left until the push handler removes it (see M(renderfarm.qube.qube_conf)).
     type: path
+  push:
+    description:
+      - Command (argv) that pushes the file to the workers, for example C([qbadmin, worker, --reconfigure])
+        (CLI qbadmin.md). Run after a change, or while O(pending_file) says an earlier push is owed;
+        on success the marker goes. After a failed push the file stays written, RV(push_error) says
+        why and the marker stays, so the next run pushes; the task fails unless O(push_must_succeed)
+        is V(false). In check mode nothing is pushed; C(changed) says a push would happen.
+    type: list
+    elements: str
+  push_must_succeed:
+    description:
+      - Fail the task when the push command fails. V(false) only warns - the vendor's documentation
+        does not say what C(qbadmin worker --reconfigure) returns when some workers of the farm do
+        not answer (a farm always has some down), so a read-back of the workers that matter judges.
+    type: bool
+    default: true
   lock_file:
     description: Lock held from reading to writing.
     type: path
@@ -188,6 +204,16 @@ previous:
   returned: always
   type: dict
   sample: {render03: {templates: [gpu], values: {worker_cpus: "8"}}}
+pushed:
+  description: The O(push) command ran and succeeded.
+  returned: when O(push) is given
+  type: bool
+  sample: true
+push_error:
+  description: Why the push failed (the task fails unless O(push_must_succeed=false)).
+  returned: when the push failed
+  type: str
+  sample: "qbadmin worker --reconfigure exited 2: cannot reach the supervisor"
 backup_file:
   description: The backup of the old file.
   returned: changed and backup made
@@ -290,6 +316,8 @@ def main():
             validate=dict(type="str"),
             backup=dict(type="bool", default=True),
             pending_file=dict(type="path"),
+            push=dict(type="list", elements="str"),
+            push_must_succeed=dict(type="bool", default=True),
             lock_file=dict(type="path", default="/var/lib/renderfarm-qube/qbwrk.conf.lock"),
             lock_timeout=dict(type="int", default=600),
             secret_keys=dict(type="list", elements="str", no_log=False, default=list(confwrite.SECRET_KEYS)),
@@ -338,7 +366,32 @@ def main():
     if params["restore"]:
         result["restored"] = dict((name, qbwrk_owned.changed_back(old_text, new_text, name, os_name))
                                   for name, os_name in params["restore"].items())
+    if params["push"]:
+        push(module, result)
     module.exit_json(**result)
+
+
+def push(module, result):
+    """Run the push command when a push is owed; forget the owed push when it worked."""
+    owed = result.get("pending", result["changed"])
+    result["pushed"] = False
+    if module.check_mode or not owed:
+        return
+    rc, out, err = module.run_command(module.params["push"])
+    if rc != 0:
+        result["push_error"] = "%s exited %d: %s" % (" ".join(module.params["push"]), rc,
+                                                     (err or out).strip() or "no output")
+        message = "%s: written, but the push failed (the next run pushes): %s" % (result["path"], result["push_error"])
+        if not module.params["push_must_succeed"]:
+            module.warn(message)
+            return
+        written = dict((key, value) for key, value in result.items() if key not in ("msg", "failed"))
+        module.fail_json(msg=message, **written)
+    result["pushed"] = True
+    pending = module.params["pending_file"]
+    if pending and os.path.exists(pending):
+        os.remove(pending)
+        result["pending"] = False
 
 
 if __name__ == "__main__":

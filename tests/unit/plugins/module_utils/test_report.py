@@ -256,3 +256,36 @@ def test_panic_and_down_are_shown_as_such_and_bad():
     from ansible_collections.renderfarm.qube.plugins.module_utils.report import sanitize_fact, tone
     assert tone("panic") == tone("down") == "bad"
     assert sanitize_fact({"config_state": "panic"})["config_state"] == "panic"
+
+
+def _slice(hosts, started, ended, playbook="site.yml"):
+    rows = [rp.HostRow.build(host, role, fact, counts) for host, role, fact, counts in hosts]
+    return rp.to_dict(rp.FarmReport(rp.RunInfo(playbook=playbook, started=started, ended=ended), rows))
+
+
+def test_slices_merge_into_one_farm_report():
+    """Three job slices: each has the supervisor; every worker once; the supervisor keeps the row
+    that says most and its changed counts add up; the run spans all slices."""
+    good = {"mode": "service", "config_state": "in_sync", "validation": "passed", "central": "new"}
+    one = _slice([("sup", "supervisor", None, {"ok": 3, "changed": 1}), ("w1", "worker", good, {"ok": 9, "changed": 2})],
+                 "2026-12-06T10:00:00+00:00", "2026-12-06T10:05:00+00:00")
+    two = _slice([("sup", "supervisor", None, {"ok": 3, "failures": 1}), ("w2", "worker", good, {"ok": 9})],
+                 "2026-12-06T10:00:02+00:00", "2026-12-06T10:06:00+00:00")
+    three = _slice([("sup", "supervisor", None, {"ok": 3, "changed": 2}), ("w3", "worker", None, None)],
+                   "2026-12-06T10:00:01+00:00", "2026-12-06T10:04:00+00:00", playbook="rotate_proxy_password.yml")
+    merged = rp.merge_reports([one, two, three])
+    rows = {row.host: row for row in merged.rows}
+    assert sorted(rows) == ["sup", "w1", "w2", "w3"]
+    assert (rows["sup"].status, rows["sup"].changed, rows["sup"].mode, rows["sup"].central) == ("failed", 3, "", "")
+    assert (rows["w1"].central, rows["w1"].changed, rows["w3"].status) == ("new", 2, "not run")
+    assert (merged.run.started, merged.run.ended) == ("2026-12-06T10:00:00+00:00", "2026-12-06T10:06:00+00:00")
+    assert merged.run.playbook == "rotate_proxy_password.yml, site.yml"
+    assert merged.summary()["workers"] == 3 and merged.summary()["central_new"] == 2
+
+
+def test_a_merged_report_is_sanitized_again():
+    """Values that reach the merge from a file are checked again: no free text where states belong."""
+    data = _slice([("w1", "worker", {"validation": "passed"}, {"ok": 1})], "", "")
+    data["hosts"][0].update(validation="hunter2", config_state={"nested": "secret"}, status="bogus", changed="x")
+    row = rp.merge_reports([data]).rows[0]
+    assert (row.validation, row.config_state, row.status, row.changed) == ("unknown", "unknown", "not run", 0)

@@ -139,6 +139,23 @@ def test_a_batch_write_leaves_the_take_over_to_the_supervisor_play(sup):
     assert run(dict(sup["args"], hosts={"render01": hosts()["render01"]}, takeover=False))["changed"] is False
 
 
+def test_the_push_runs_after_a_change_and_stays_owed_when_it_fails(sup, tmp_path):
+    marker, pushed = tmp_path / "push-pending", tmp_path / "pushed"
+    args = dict(sup["args"], pending_file=str(marker))
+    failed = run(dict(args, hosts=hosts(), push=["/bin/sh", "-c", "echo 'cannot reach the supervisor' >&2; exit 2"]),
+                 expect=AnsibleFailJson)
+    assert "render01" in failed["changed_hosts"] and "[render01]" in sup["wrk"].read_text()
+    assert "cannot reach the supervisor" in failed["push_error"] and marker.exists()
+    # Nothing changes now, but the push is owed: it runs, and the marker goes.
+    done = run(dict(args, hosts=hosts(), push=["/bin/sh", "-c", "touch %s" % pushed]))
+    assert done["changed"] and done["pushed"] and pushed.exists() and not marker.exists()
+    pushed.unlink()
+    again = run(dict(args, hosts=hosts(), push=["/bin/sh", "-c", "touch %s" % pushed]))
+    assert not again["changed"] and not again["pushed"] and not pushed.exists()
+    predicted = run(dict(args, hosts=hosts(cpus=8), push=["/bin/sh", "-c", "touch %s" % pushed]), check=True)
+    assert predicted["changed"] and not predicted["pushed"] and not pushed.exists()
+
+
 def test_a_run_waits_for_the_lock_of_another(sup):
     with open(sup["args"]["lock_file"], "a") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)

@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: renderfarm.qube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Farm report filters: the reports of several runs (job slices) as one."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.renderfarm.qube.plugins.module_utils import report
+
+
+def report_merge(reports):
+    """``{json, html, table, summary_line}`` of the farm report made of several runs' JSON data."""
+    if not isinstance(reports, (list, tuple)) or not reports:
+        raise AnsibleFilterError("qube_report_merge: give a non-empty list of farm reports (the runs' farm-report.json, parsed)")
+    for index, data in enumerate(reports):
+        if not isinstance(data, dict) or data.get("schema") != report.SCHEMA_VERSION or not isinstance(data.get("hosts"), list):
+            raise AnsibleFilterError("qube_report_merge: item %d is not a farm report of schema %d" % (index, report.SCHEMA_VERSION))
+    merged = report.merge_reports(reports)
+    data = report.to_dict(merged)
+    data["complete"] = all(item.get("complete", True) is not False for item in reports)
+    data["runs"] = len(reports)
+    return {"json": data, "html": report.render_html(merged), "table": report.render_table(merged),
+            "summary_line": merged.summary_line()}
+
+
+class FilterModule(object):
+    """renderfarm.qube report filters."""
+
+    def filters(self):
+        return {"qube_report_merge": report_merge}
