@@ -209,3 +209,29 @@ def check_password(account, password, server, domain=None, port=636, use_ssl=Tru
         return base
     base.update(outcome)
     return base
+
+
+# The options of an AD check (qube_ad_check, and qube_identity's ad_check suboptions), without the account.
+CHECK_OPTIONS_SPEC = dict(
+    server=dict(type="str", required=True),
+    port=dict(type="int", default=636),
+    use_ssl=dict(type="bool", default=True),
+    ca_file=dict(type="path"),
+    base_dn=dict(type="str"),
+    realm=dict(type="str"),
+    timeout=dict(type="int", default=10),
+)
+
+
+def check_or_explain(account, password, domain=None, **options):
+    """Run :func:`check_password` -> ``(outcome or None, failure)``: ``failure`` is "" when AD accepted the
+    password, else the task's message (what is wrong and ``Fix: ...``), never containing the password."""
+    if not password:
+        return None, "ad_check needs the password of %s" % account
+    try:
+        outcome = check_password(account, password, domain=domain, **options)
+    except AdCheckError as err:
+        return None, scrub("%s" % err, password)
+    if outcome["ok"]:
+        return outcome, ""
+    return outcome, "%s Fix: %s." % (outcome["message"], outcome["fix"])

@@ -137,7 +137,9 @@ options:
     description: The account the worker service runs as, which jobs must not run as (refused like root).
     type: str
   ad_check:
-    description: Check the password against a domain controller first (needs C(ldap3) where the task runs).
+    description:
+      - Check the password against a domain controller first (needs C(ldap3) where the task runs).
+      - M(renderfarm.qube.qube_ad_check) does the same check on its own, on the controller (the identity role uses it).
     type: dict
     suboptions:
       server:
@@ -521,18 +523,12 @@ def run_ad_check(module, result):
     opts = module.params["ad_check"]
     if not opts:
         return
-    if not module.params["password"]:
-        raise IdentityError("ad_check needs the password of %s" % module.params["account"])
-    try:
-        outcome = adcheck.check_password(
-            module.params["account"], module.params["password"], opts["server"], domain=module.params["domain"],
-            port=opts["port"], use_ssl=opts["use_ssl"], ca_file=opts["ca_file"], base_dn=opts["base_dn"],
-            realm=opts["realm"], timeout=opts["timeout"])
-    except adcheck.AdCheckError as err:
-        raise IdentityError(str(err))
-    result["ad_check"] = outcome
-    if not outcome["ok"]:
-        raise IdentityError("%s Fix: %s." % (outcome["message"], outcome["fix"]))
+    outcome, failure = adcheck.check_or_explain(module.params["account"], module.params["password"],
+                                                domain=module.params["domain"], **opts)
+    if outcome is not None:
+        result["ad_check"] = outcome
+    if failure:
+        raise IdentityError(failure)
 
 
 def refuse_privileged(module):
@@ -623,15 +619,7 @@ ARGUMENT_SPEC = dict(
     execution_mode=dict(type="str", choices=["proxy", "user"], default="proxy"),
     allow_privileged=dict(type="bool", default=False),
     worker_service_account=dict(type="str"),
-    ad_check=dict(type="dict", options=dict(
-        server=dict(type="str", required=True),
-        port=dict(type="int", default=636),
-        use_ssl=dict(type="bool", default=True),
-        ca_file=dict(type="path"),
-        base_dn=dict(type="str"),
-        realm=dict(type="str"),
-        timeout=dict(type="int", default=10),
-    )),
+    ad_check=dict(type="dict", options=adcheck.CHECK_OPTIONS_SPEC),
 )
 
 

@@ -299,3 +299,48 @@ def test_no_canary_in_output_command_lines_or_scripts(playbook_run):
     for where, text in texts:
         for form in forms:
             assert form not in text, where
+
+
+# -- qube_ad_check: the AD password check from the controller, against the DC --------------------
+
+@pytest.fixture(scope="module")
+def ad_check_run(tmp_path_factory, collections_dir):
+    """One ansible-playbook -vvvv run of ad_check.yml; yields (rc, output, results)."""
+    private = tmp_path_factory.mktemp("ad-check")
+    os.chmod(str(private), 0o700)
+    results = private / "results.json"
+    inventory = {"all": {"hosts": {"win_nowhere": {"ansible_connection": "winrm", "ansible_host": "127.0.0.1",
+                                                   "ansible_port": 1, "ansible_user": "nobody"}}}}
+    write_private(private / "inventory.json", json.dumps(inventory))
+    lab_dir = os.environ.get("QLAB_DIR") or "/var/lib/qube-lab"
+    write_private(private / "vars.json", json.dumps({
+        "ad_password": PW, "wrong_password": WRONG, "results_file": str(results),
+        "ca_file": os.path.join(lab_dir, "dc-ca.pem"), "ansible_python_interpreter": sys.executable}))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false", QUBE_REPORT_DIR=str(private),
+               ANSIBLE_COLLECTIONS_PATH=collections_dir, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-vvvv", "-i",
+            str(private / "inventory.json"), "-e", "@%s" % (private / "vars.json"), os.path.join(HERE, "ad_check.yml")]
+    proc = subprocess.run(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300,
+                          check=False)
+    output = proc.stdout.decode("utf-8", "replace")
+    yield proc.returncode, output, json.loads(results.read_text()) if results.exists() else None
+
+
+@pytest.mark.parametrize("index, code, subcode", [
+    (0, "ok", None), (1, "wrong_password", "52e"), (2, "account_disabled", "533"), (3, "account_expired", "701"),
+    (4, "password_must_change", "773"), (5, "account_locked", "775")],
+    ids=["good", "wrong-password", "disabled", "expired", "must-change", "locked"])
+def test_ad_check_runs_on_the_controller_and_names_what_ad_said(ad_check_run, index, code, subcode):
+    rc, output, results = ad_check_run
+    assert rc == 0 and results, output[-3000:]
+    result = results[index]
+    outcome = result["ad_check"]
+    assert outcome["code"] == code and outcome.get("subcode") == subcode, result
+    assert outcome["server"] == "dc1.mycorp.test:636" and outcome["principal"].endswith("@MYCORP.TEST")
+    if code == "ok":
+        assert not result.get("failed") and not result["changed"], result
+    else:
+        assert result["failed"] and "Fix:" in result["msg"] and "(LDAP 49, data %s)" % subcode in result["msg"]
+    assert "ESTABLISH WINRM CONNECTION" not in output  # the host's connection is never opened
+    for secret in (PW, WRONG):
+        assert secret not in output and secret not in json.dumps(results)

@@ -238,3 +238,24 @@ def test_exception_text_unwraps_ldap3_nesting():
     err = Exception(("('socket ssl wrapping error: [SSL] verify failed',)",))
     assert adcheck.exception_text(err) == "socket ssl wrapping error: [SSL] verify failed"
     assert adcheck.exception_text(Exception(("a", ("b", "a")))) == "a; b"
+
+
+def test_check_or_explain_names_the_failure_and_the_fix(pki, fake_dc, monkeypatch):
+    assert adcheck.check_or_explain("render", "", server="dc1") == (None, "ad_check needs the password of render")
+    dc = fake_dc(49, ad_result("52e")["message"].rstrip("\x00"))
+    outcome, failure = adcheck.check_or_explain("render", PASSWORD, domain="mycorp.test", server="localhost",
+                                                port=dc.port, ca_file=os.path.join(pki, "ca.pem"), timeout=5)
+    assert outcome["code"] == "wrong_password"
+    assert failure == "%s Fix: %s." % (outcome["message"], outcome["fix"]) and PASSWORD not in failure
+    ok, nothing = adcheck.check_or_explain("render", PASSWORD, domain="mycorp.test", server="localhost",
+                                           port=fake_dc(0).port, ca_file=os.path.join(pki, "ca.pem"), timeout=5)
+    assert ok["ok"] and nothing == ""
+    monkeypatch.setitem(sys.modules, "ldap3", None)
+    missing, why = adcheck.check_or_explain("render", PASSWORD, domain="mycorp.test", server="dc1")
+    assert missing is None and "needs the Python library ldap3" in why
+
+
+def test_check_options_spec_is_what_check_password_takes():
+    import inspect
+    taken = set(inspect.signature(adcheck.check_password).parameters)
+    assert set(adcheck.CHECK_OPTIONS_SPEC) <= taken and "password" not in adcheck.CHECK_OPTIONS_SPEC
