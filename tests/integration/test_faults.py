@@ -79,6 +79,15 @@ Round F (every worker gen 6; three slices of two workers, --limit localhost:fs1:
   read back (qbadmin and the worker itself); renderfarm.qube.combine_reports makes one report of
   the three (6 workers ok, validated, central "new"); then changed=0 over the whole farm.
 
+Round G (restricted host policy): ``supervisor_host_policy = restricted`` in fs1's qb.conf and fw5
+  with every key placed local (nothing central): fw5 still gets a section of its own (empty), so the
+  supervisor admits it; every worker in sync and active; the next run changed=0; then back to open.
+
+Round H (take-over): qbwrk.conf replaced by a file as the earlier release wrote it whole (values
+  hoisted into [default] and [linux]); the next run takes it over: every worker keeps its effective
+  description (read back before and after), no duplicated section, nothing left in [default], the
+  ownership record written, changed once, then changed=0.
+
 Only this suite's hosts are touched; they are destroyed at the end (unless QUBE_FAULTS_KEEP=1).
 """
 
@@ -704,9 +713,9 @@ def round_f(lab_farm, round_e):
     print("\nF: 3 slices: %.0f s wall, %.0f s controller CPU" % (rec["wall"], rec["cpu"]))
     rec["after"], rec["qbwrk"] = descriptions(), F.read_bytes(FS1, F.QBWRK_CONF).decode("utf-8")
     combined = os.path.join(farm.folder, "slices-combined")
+    extra = {"qube_report_slices": os.path.join(folder, "reports"), "qube_report_combined_dir": combined}
     proc = subprocess.run([F.PLAYBOOK_BIN, os.path.join(F.REPO, "playbooks", "combine_reports.yml"),
-                           "-e", json.dumps({"qube_report_slices": os.path.join(folder, "reports"),
-                                           "qube_report_combined_dir": combined})],
+                           "-e", json.dumps(extra)],
                           cwd=F.REPO, env=farm.runner.env("F-combine"), capture_output=True, text=True, timeout=120)
     rec["combine"] = proc
     report_path = os.path.join(combined, "qube-report.json")
@@ -742,3 +751,98 @@ def test_f9_the_slices_reports_combine_into_one_farm_report(round_f):
     assert all((row["status"], row["validation"], row["central"]) == ("ok", "passed", "new") for row in workers), workers
     assert data["summary"]["workers"] == 6 and data["summary"]["validated"] == 6
     assert [row["status"] for row in data["hosts"] if row["host"] == FS1.name] == ["ok"]
+
+
+# --- round G: a restricted host policy; round H: the take-over of an old whole file ----------------
+
+QB_SUPERVISOR_CONF = "/etc/qb.conf"
+SBIN = "/usr/local/pfx/qube/sbin"
+
+
+def set_host_policy(policy):
+    """supervisor_host_policy in fs1's own qb.conf (kept by the collection), re-read by the supervisor."""
+    F.sh(FS1, "sed -i '/^supervisor_host_policy/d' %s && %s && %s/qbadmin supervisor --reread"
+         % (QB_SUPERVISOR_CONF, "true" if policy is None else
+            "printf 'supervisor_host_policy = %s\\n' >> %s" % (policy, QB_SUPERVISOR_CONF), SBIN))
+
+
+@pytest.fixture(scope="module")
+def round_g(lab_farm, round_f):
+    farm, rec = lab_farm, {}
+    gen6 = {h.name: {"qube_worker_description": "faults gen 6"} for h in ALL_WORKERS}
+    set_host_policy("restricted")
+    try:
+        # fw5 places every key in its local qb.conf: it has nothing central, yet the restricted
+        # policy admits only workers named in qbwrk.conf.
+        farm.inventory.write(2, dict(gen6, **{FW5.name: dict(gen6[FW5.name], qube_config_placement="local")}))
+        with timed("G: restricted host policy, fw5 all local"):
+            rec["run"] = farm.runner.play("G-restricted")
+        rec["qbwrk"] = F.read_bytes(FS1, F.QBWRK_CONF).decode("utf-8")
+        rec["states"] = inj.worker_states()
+        with timed("G: restricted, settled run"):
+            rec["settled"] = farm.runner.play("G-restricted-settled")
+    finally:
+        set_host_policy(None)
+        farm.inventory.write(2, gen6)
+    with timed("G: open policy again, fw5 central again"):
+        rec["back"] = farm.runner.play("G-open-again")
+    return rec
+
+
+def test_g_restricted_policy_names_every_managed_worker(round_g):
+    run = round_g["run"]
+    assert_converged(run, {FW5.name: (2, "faults gen 6")})
+    text = round_g["qbwrk"]
+    # fw5 has a section of its own, with no keys; the others keep theirs.
+    assert re.search(r"^\[fw5\]\n(?!\w)", text, re.M), text
+    assert "[fw[1-4]]" in text, text
+    assert round_g["states"].get(FW5.name) == "active", round_g["states"]
+    assert_settled(round_g["settled"])
+    assert round_g["back"].returncode == 0, round_g["back"].tail()
+
+
+OLD_WHOLE_FILE = """# Managed by Ansible (renderfarm.qube.supervisor_config). Changes made here are overwritten.
+
+[default]
+proxy_execution_mode = proxy
+worker_cpus = 1
+worker_description = "faults gen 6"
+
+[linux]
+proxy_account = qubeproxy
+
+[fad1]
+proxy_account = renderproxy
+worker_host_domain = MYCORP
+"""
+
+
+@pytest.fixture(scope="module")
+def round_h(lab_farm, round_g):
+    farm, rec = lab_farm, {}
+    F.write_bytes(FS1, F.QBWRK_CONF, OLD_WHOLE_FILE.encode("utf-8"), mode="0600")
+    F.sh(FS1, "%s/qbadmin worker --reconfigure >/dev/null 2>&1; true" % SBIN)
+    rec["before"] = descriptions()
+    with timed("H: take-over of a file the earlier release wrote whole"):
+        rec["run"] = farm.runner.play("H-takeover")
+    rec["qbwrk"] = F.read_bytes(FS1, F.QBWRK_CONF).decode("utf-8")
+    rec["after"] = descriptions()
+    with timed("H: settled run"):
+        rec["settled"] = farm.runner.play("H-settled")
+    return rec
+
+
+def test_h_an_old_whole_file_is_taken_over_once(round_h):
+    run, text = round_h["run"], round_h["qbwrk"]
+    assert run.returncode == 0, run.tail()
+    # Changed once (the supervisor's write), every worker in sync, then changed=0.
+    assert run.changed().get(FS1.name, 0) >= 1, run.changed()
+    for host in ALL_WORKERS:
+        row = run.row(host.name)
+        assert (row["status"], row["config_state"]) == ("ok", "in_sync"), row
+    assert round_h["before"] == round_h["after"] == {h.name: ("faults gen 6", "faults gen 6") for h in ALL_WORKERS}
+    assert "Changes made here are overwritten" not in text and "# renderfarm.qube manages [" in text, text
+    headers = re.findall(r"^\[(.+)\]\s*$", text, re.M)
+    assert len(headers) == len(set(headers)), headers
+    assert not re.search(r"^\[default\]\n(?:\w)", text, re.M), text
+    assert_settled(round_h["settled"])
