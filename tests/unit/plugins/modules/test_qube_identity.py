@@ -17,6 +17,7 @@ import types
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.renderfarm.qube.plugins.module_utils import confwrite
 from ansible_collections.renderfarm.qube.plugins.modules import qube_identity
 
 PASSWORD = "Pr0xy-Secret-5512"
@@ -211,7 +212,7 @@ def test_central_returns_the_same_hash_until_the_password_changes(env):
     assert open(env.conf).read() == QB_CONF  # central never touches qb.conf
     checked, _raw = run(dict(args, password=NEW_PASSWORD), check_mode=True)
     # Check mode runs no qbhash: a stand-in string predicts the qbwrk.conf change.
-    assert checked["changed"] is True and checked["proxy_password_hash"] == qube_identity.CHECK_MODE_HASH
+    assert checked["changed"] is True and checked["proxy_password_hash"] == confwrite.CHECK_MODE_HASH
     third, _raw = run(dict(args, password=NEW_PASSWORD))
     assert third["changed"] is True and third["proxy_password_hash"] != first["proxy_password_hash"]
     assert len(calls(env)) == 2
@@ -315,7 +316,7 @@ def test_program_defaults_follow_the_os(monkeypatch):
 def test_central_check_mode_predicts_a_new_hash_without_running_qbhash(env):
     args = local_args(env, register="central")
     first, _raw = run(args, check_mode=True)
-    assert first["changed"] and first["proxy_password_hash"] == qube_identity.CHECK_MODE_HASH
+    assert first["changed"] and first["proxy_password_hash"] == confwrite.CHECK_MODE_HASH
     assert not os.path.exists(os.path.join(env.dir, "argv.log")), "qbhash ran in check mode"
 
 
