@@ -178,8 +178,8 @@ class Steps(object):
                                 "run files/windows_identity/%s.ps1 by hand on the worker" % step)
 
 
-def _state_file(account):
-    return "%s\\identity-%s.json" % (STATE_DIR, re.sub(r"[^A-Za-z0-9_.-]", "_", account).lower())
+def _state_file(state_dir, account):
+    return "%s\\identity-%s.json" % (state_dir.rstrip("\\"), re.sub(r"[^A-Za-z0-9_.-]", "_", account).lower())
 
 
 def _checks(raw, who, params):
@@ -276,7 +276,8 @@ def _register(steps, params, who, register, check_mode, result):
     if not params.get("password"):
         raise IdentityError("missing_password", "register: %s needs the password of %s" % (register, who),
                             "set the password (qube_proxy_password from the vault)")
-    common = {"state_file": _state_file(who), "qb_conf": params.get("qb_conf_path") or QB_CONF}
+    state_dir = params.get("state_dir") or STATE_DIR
+    common = {"state_file": _state_file(state_dir, who), "qb_conf": params.get("qb_conf_path") or QB_CONF}
     state = steps.run("read-state", common)
     stored = state.get("state") or {}
     same = fingerprint_matches(params["password"], stored.get("fingerprint"), who) and stored.get("register") == register
@@ -299,7 +300,7 @@ def _register(steps, params, who, register, check_mode, result):
     bin_dir = params.get("qube_bin_dir") or DEFAULT_BIN_DIR
     done = steps.run("register", dict(common, mode=register, account=params["account"],
                                       domain=params.get("domain") or "", principal=who,
-                                      state_dir=params.get("state_dir") or STATE_DIR, bin_dir=bin_dir),
+                                      state_dir=state_dir, bin_dir=bin_dir),
                      [params["password"], fingerprint_record(params["password"], who)])
     if not done.get("ok"):
         raise IdentityError("%s_failed" % done.get("step"), "%s.exe for %s failed (exit %s): %s" % (

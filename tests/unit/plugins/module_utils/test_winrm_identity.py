@@ -141,6 +141,16 @@ def test_fingerprint_is_bound_to_the_account(worker):
     assert PROXY_PW not in state and "pbkdf2-sha256$200000$" in state
 
 
+def test_state_dir_and_qb_conf_path_are_used_for_reading_and_writing(worker):
+    other = dict(state_dir="D:\\rfq-state\\", qb_conf_path="D:\\qube\\qb.conf")
+    first = worker.run(**other)
+    assert first["registered"] and "d:\\rfq-state\\identity-winworker01_qubeproxy.json" in worker.host.files
+    assert "proxy_password = " in worker.host.files["d:\\qube\\qb.conf"]
+    assert "proxy_password" not in worker.host.files["c:\\programdata\\pfx\\qube\\qb.conf"]
+    again = worker.run(**other)
+    assert not again["changed"] and programs(worker.host) == ["qbhash"]
+
+
 def test_check_mode_registers_nothing(worker):
     result = worker.run(check_mode=True)
     assert result["changed"] and not result["registered"]
