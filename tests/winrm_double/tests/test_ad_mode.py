@@ -227,12 +227,13 @@ def test_playbook_ran_through_the_winrm_connection(playbook_run):
     rc, output, got, double, _host, _decisions = playbook_run
     assert rc == 0, output[-4000:]
     recap = output.split("PLAY RECAP", 1)[1]
-    # check mode before, first run, qblogin and the results file changed; the 2 refused tasks were ignored
-    assert re.search(r"^win01\s+: ok=8\s+changed=4\s+unreachable=0\s+failed=0\s+.*ignored=2", recap, re.M), recap
+    # check mode before, first run, qblogin and the two results files changed; the 2 refused tasks were
+    # ignored; the role's play (include_role, worker_restart's fact, validate, qblogin, set_fact) changed nothing
+    assert re.search(r"^win01\s+: ok=15\s+changed=5\s+unreachable=0\s+failed=0\s+.*ignored=2", recap, re.M), recap
     for name in ("win01_disabled_admin", "win01_wrong_admin"):
         assert re.search(r"^%s\s+: ok=2\s+changed=1\s+.*ignored=1" % name, recap, re.M), recap
     assert "ESTABLISH WINRM CONNECTION FOR USER: %s" % ADMIN in output
-    assert set(got) == {"win01", "win01_wrong_admin", "win01_disabled_admin"}, output[-3000:]
+    assert set(got) == {"win01", "role", "win01_wrong_admin", "win01_disabled_admin"}, output[-3000:]
     bodies = [r for r in double.requests if r.soap]
     assert bodies and all(r.encrypted for r in bodies)
 
@@ -253,6 +254,14 @@ def test_register_validate_idempotent_and_check_mode(playbook_run):
     programs = [c["program"] for c in host.calls if c["program"] != "powershell"]
     assert programs == ["qbhash", "qblogin"], programs
     assert "diff" not in first  # no --diff given
+
+
+def test_the_roles_windows_task_file_calls_the_plugin_on_the_hosts_connection(playbook_run):
+    _rc, _output, got, _double, _host, _decisions = playbook_run
+    role = got["role"]
+    assert role["validation"]["ok"] and role["validation"]["platform"] == "windows", role
+    assert not role["result"]["changed"] and not role["result"]["registered"], role["result"]
+    assert [c["name"] for c in role["validation"]["checks"]][0] == "logon"
 
 
 @pytest.mark.parametrize("index, code, number", [
