@@ -311,7 +311,7 @@ def merge(text, hosts, templates=None, farm_wide=None, known_hosts=None, restric
                             and not line.raw.startswith(OLD_HEADER)
                             and not (header and line.raw.rstrip("\r\n") in header.splitlines()))
     head = (header.rstrip("\n") + "\n" if header else "") + INTRO + "".join(
-        "%s%s]: %s\n" % (RECORD_PREFIX, name, " ".join(keys)) for name, keys in sorted(record.items(), key=_record_order))
+        ("%s%s]: %s" % (RECORD_PREFIX, name, " ".join(keys))).rstrip() + "\n" for name, keys in sorted(record.items(), key=_record_order))
     body = "".join(out)
     if kept_preamble.strip() == "" and not kept_preamble.startswith("\n"):
         kept_preamble = "\n"

@@ -795,7 +795,8 @@ def test_g_restricted_policy_names_every_managed_worker(round_g):
     text = round_g["qbwrk"]
     # fw5 has a section of its own, with no keys; the others keep theirs.
     assert re.search(r"^\[fw5\]\n(?!\w)", text, re.M), text
-    assert "[fw[1-4]]" in text, text
+    assert all("[%s]\n" % h.name in text for h in ALL_WORKERS), text
+    assert "# renderfarm.qube manages [fw5]:\n" in text, text
     assert round_g["states"].get(FW5.name) == "active", round_g["states"]
     assert_settled(round_g["settled"])
     assert round_g["back"].returncode == 0, round_g["back"].tail()
