@@ -15,6 +15,10 @@
 #              BENCH_VARS   YAML file appended to the workers' group_vars (e.g. qube_serial: 100%)
 #              BENCH_SITE_ARGS extra ansible-playbook arguments for the site.yml runs only (e.g.
 #                           "-e qube_serial=100%": serial is a play keyword, group_vars cannot set it)
+#              BENCH_SLICES=K after the re-run, K re-runs at the same time, each over one slice of the
+#                           workers (--limit localhost:bsup:<N/K workers>), as AWX job slices or a
+#                           workflow of limited job templates would run them; summed controller CPU
+#                           and wall time beside the one re-run over all N
 #              BENCH_KEEP=1 keep the hosts and the work directory (for inspection)
 set -euo pipefail
 
@@ -147,6 +151,43 @@ timed() {
     (( rc == 0 )) || { tail -n 40 "$WORK/$name.log" >&2; die "$name failed (rc=$rc); log above"; }
 }
 
+# timed_slices NAME K PLAYBOOK [ARGS...]: K runs at the same time, each over one contiguous slice of
+# the workers, in one memory cgroup; per slice NAME.I.time and NAME.I.profile.json, NAME.wall for all.
+timed_slices() {
+    local name=$1 k=$2 playbook=$3 cg=$MEMCG_PARENT/qbench-$$-$1 rc=0 i first last size started
+    local -a pids=()
+    shift 3
+    close_masters
+    mkdir "$cg"
+    cat /proc/loadavg > "$WORK/$name.load"
+    size=$(( (N + k - 1) / k ))
+    started=$(date +%s.%N)
+    for (( i = 1; i <= k; i++ )); do
+        first=$(( (i - 1) * size )); last=$(( i * size < N ? i * size : N ))
+        local limit="localhost:bsup:$(IFS=:; echo "${WORKERS[*]:first:last-first}")"
+        log "$name slice $i: --limit $limit"
+        (
+            echo "$BASHPID" > "$cg/cgroup.procs"
+            cd "$TREE"
+            export ANSIBLE_CALLBACK_PLUGINS=$REPO/benchmarks/callback_plugins
+            export ANSIBLE_CALLBACKS_ENABLED=renderfarm.qube.qube_report,bench_profile
+            export BENCH_PROFILE_OUT=$WORK/$name.$i.profile.json QUBE_REPORT_DIR=$WORK/reports/slice-$i
+            export ANSIBLE_CACHE_PLUGIN_CONNECTION=$WORK/facts
+            exec /usr/bin/time -f '%e %U %S %M' -o "$WORK/$name.$i.time" \
+                "$LAB" exec "$VENV_BIN/ansible-playbook" -i "$WORK/inventory" --limit "$limit" "$@" "$playbook"
+        ) > "$WORK/$name.$i.log" 2>&1 &
+        pids+=("$!")
+    done
+    for i in "${!pids[@]}"; do wait "${pids[i]}" || { rc=$?; tail -n 40 "$WORK/$name.$(( i + 1 )).log" >&2; }; done
+    echo "$(date +%s.%N) $started" | awk '{ printf "%.2f\n", $1 - $2 }' > "$WORK/$name.wall"
+    cat /proc/loadavg >> "$WORK/$name.load"
+    cat "$cg/memory.max_usage_in_bytes" > "$WORK/$name.memcg"
+    close_masters
+    sleep 0.5
+    rmdir "$cg" 2>/dev/null || log "$name: memory cgroup $cg still busy; left in place"
+    (( rc == 0 )) || die "$name: a slice failed (rc=$rc); log above"
+}
+
 for host in "${HOSTS[@]}"; do
     [[ ! -f $QLAB_DIR/machines/$host/meta ]] || die "$host exists already (an earlier run?); '$LAB destroy $host' first"
 done
@@ -167,7 +208,10 @@ timed floor_idempotent "$REPO/benchmarks/floor.yml"
 read -r -a SITE_ARGS <<< "${BENCH_SITE_ARGS:-}"
 timed site_converge "$TREE/site.yml" "${SITE_ARGS[@]}"
 timed site_idempotent "$TREE/site.yml" "${SITE_ARGS[@]}"
+if [[ -n ${BENCH_SLICES:-} ]]; then
+    timed_slices site_slices "$BENCH_SLICES" "$TREE/site.yml" "${SITE_ARGS[@]}"
+fi
 
 "$VENV_BIN/python" "$REPO/benchmarks/summarize.py" "$WORK" "$N" "$REPO/benchmarks/results-$N$TAG.json" \
-    --tree "$TREE" --command "benchmarks/run.sh $N${BENCH_TREE:+ BENCH_TREE=$BENCH_TREE}${BENCH_VARS:+ BENCH_VARS=$BENCH_VARS}${BENCH_SITE_ARGS:+ BENCH_SITE_ARGS=\"$BENCH_SITE_ARGS\"}" \
-    ${BENCH_VARS:+--vars "$BENCH_VARS"}
+    --tree "$TREE" --command "${BENCH_SLICES:+BENCH_SLICES=$BENCH_SLICES }benchmarks/run.sh $N${BENCH_TREE:+ BENCH_TREE=$BENCH_TREE}${BENCH_VARS:+ BENCH_VARS=$BENCH_VARS}${BENCH_SITE_ARGS:+ BENCH_SITE_ARGS=\"$BENCH_SITE_ARGS\"}" \
+    ${BENCH_VARS:+--vars "$BENCH_VARS"} ${BENCH_SLICES:+--slices "$BENCH_SLICES"}

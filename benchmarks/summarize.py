@@ -9,7 +9,8 @@
 Reads, per run (floor_converge, floor_idempotent, site_converge, site_idempotent):
 ``NAME.time`` (/usr/bin/time: wall, user, sys seconds, max RSS KiB), ``NAME.memcg`` (peak bytes of
 the run's memory cgroup), ``NAME.load`` (/proc/loadavg before and after) and
-``NAME.profile.json`` (callback_plugins/bench_profile.py).  Fails (exit 1) when a run had failed
+``NAME.profile.json`` (callback_plugins/bench_profile.py); with ``--slices K`` also the K re-runs at the
+same time (``site_slices.I.time``/``.profile.json``, ``site_slices.wall``).  Fails (exit 1) when a run had failed
 or unreachable hosts, or when the idempotent site.yml run changed anything.
 """
 
@@ -24,6 +25,7 @@ import sys
 
 RUNS = ("floor_converge", "floor_idempotent", "site_converge", "site_idempotent")
 TARGETS = {"converge": 2.0, "idempotent": 1.3}
+SLICES_CPU_TARGET = 1.2  # summed controller CPU of the slices over that of one re-run of all workers
 WORKER_PREFIX = "bw"
 
 
@@ -66,6 +68,35 @@ def run_figures(work, name):
     }
 
 
+def slices_figures(work, name, slices):
+    """Figures of K runs at the same time: summed CPU, the wall time of all, per-slice figures."""
+    per_slice = []
+    for index in range(1, slices + 1):
+        wall, user, sys_s, max_rss_kib = _read(work, "%s.%d" % (name, index), "time").split()[-4:]
+        profile = json.loads(_read(work, "%s.%d" % (name, index), "profile.json"))
+        workers = dict((h, c) for h, c in profile["hosts"].items() if h.startswith(WORKER_PREFIX))
+        per_slice.append({"wall_seconds": float(wall), "controller_cpu_seconds": round(float(user) + float(sys_s), 2),
+                          "controller_max_rss_mib": round(int(max_rss_kib) / 1024.0, 1),
+                          "workers": len(workers),
+                          "tasks": sum(c["ok"] + c["failed"] for c in workers.values()),
+                          "changed_total": sum(c["changed"] for c in profile["hosts"].values()),
+                          "failed_total": sum(c["failed"] + c["unreachable"] for c in profile["hosts"].values())})
+    loads = [line.split()[:3] for line in _read(work, name, "load").splitlines()]
+    workers = sum(s["workers"] for s in per_slice)
+    return {
+        "slices": slices,
+        "wall_seconds": float(_read(work, name, "wall").strip()),
+        "controller_cpu_seconds": round(sum(s["controller_cpu_seconds"] for s in per_slice), 2),
+        "controller_cgroup_peak_mib": round(int(_read(work, name, "memcg")) / 1048576.0, 1),
+        "tasks_per_worker": round(sum(s["tasks"] for s in per_slice) / float(workers), 1) if workers else 0,
+        "changed_total": sum(s["changed_total"] for s in per_slice),
+        "failed_total": sum(s["failed_total"] for s in per_slice),
+        "per_slice": per_slice,
+        "loadavg_before": loads[0],
+        "loadavg_after": loads[-1],
+    }
+
+
 def machine():
     """What the figures were measured on."""
     model = ""
@@ -103,6 +134,7 @@ def main(argv=None):
     parser.add_argument("--tree", default="")
     parser.add_argument("--command", default="")
     parser.add_argument("--vars", help="the BENCH_VARS file appended to the workers' group_vars")
+    parser.add_argument("--slices", type=int, default=0, help="BENCH_SLICES: K re-runs at the same time were measured")
     args = parser.parse_args(argv)
     runs = dict((name, run_figures(args.work, name)) for name in RUNS)
     ratios = {
@@ -113,6 +145,12 @@ def main(argv=None):
                 if r["failed_total"]]
     if runs["site_idempotent"]["changed_total"]:
         problems.append("site_idempotent changed %d results (must be 0)" % runs["site_idempotent"]["changed_total"])
+    slices = slices_figures(args.work, "site_slices", args.slices) if args.slices else None
+    if slices:
+        ratios["slices_cpu_vs_one_rerun"] = round(slices["controller_cpu_seconds"]
+                                                  / runs["site_idempotent"]["controller_cpu_seconds"], 2)
+        if slices["failed_total"] or slices["changed_total"]:
+            problems.append("site_slices: %d failed, %d changed (must be 0)" % (slices["failed_total"], slices["changed_total"]))
     extra_vars = ""
     if args.vars:
         with open(args.vars) as handle:
@@ -120,7 +158,7 @@ def main(argv=None):
     result = {"workers": args.workers, "command": args.command, "tree": args.tree, "tree_commit": tree_commit(args.tree),
               "extra_group_vars": extra_vars,
               "machine": machine(),
-              "runs": runs, "ratios_to_floor": ratios,
+              "runs": runs, "ratios_to_floor": ratios, "slices": slices,
               "targets": dict((k, {"max_ratio": v, "met": ratios[k] <= v}) for k, v in TARGETS.items()),
               "problems": problems}
     with open(args.out, "w") as handle:
@@ -136,6 +174,11 @@ def main(argv=None):
             r["loadavg_before"][0], r["loadavg_after"][0]))
     print("ratios to floor: converge %.2fx (target <= %.1fx), idempotent %.2fx (target <= %.1fx)" % (
         ratios["converge"], TARGETS["converge"], ratios["idempotent"], TARGETS["idempotent"]))
+    if slices:
+        figures = (slices["slices"], slices["wall_seconds"], slices["controller_cpu_seconds"],
+                   ratios["slices_cpu_vs_one_rerun"], SLICES_CPU_TARGET, slices["tasks_per_worker"])
+        print("%d slices at the same time (re-run): wall %.1f s, summed controller CPU %.1f s = %.2fx the one "
+              "re-run's (target <= %.1fx), %.1f tasks/worker" % figures)
     print("results: %s" % args.out)
     for problem in problems:
         print("PROBLEM: %s" % problem)
