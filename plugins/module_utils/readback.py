@@ -7,11 +7,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.renderfarm.qube.plugins.module_utils import qbconf
+from ansible_collections.renderfarm.qube.plugins.module_utils import confwrite, qbconf
 
 # Values that cannot be compared as text: encrypted strings differ on every qbhash call, so
-# only their presence is checked.
-PRESENCE_ONLY_KEYS = frozenset(["proxy_password", "database_password"])
+# only their presence is checked.  The secret keys: confwrite's one list.
+PRESENCE_ONLY_KEYS = confwrite.SECRET_KEYS
 
 
 def compare(expected, effective_text, raw=False):

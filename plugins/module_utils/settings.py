@@ -39,13 +39,13 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.renderfarm.qube.plugins.module_utils.confwrite import SECRET_KEYS
 from ansible_collections.renderfarm.qube.plugins.module_utils.qbconf import QbConfError, render_value
 from ansible_collections.renderfarm.qube.plugins.module_utils.qbwrk import RESERVED_SECTIONS, SECTION_NAME_RE, sections_needed
 
 BOOTSTRAP_KEYS = frozenset((
     "qb_directory", "qb_domain", "qb_supervisor", "worker_address", "worker_boot_delay",
     "worker_journal_location", "worker_lookup", "worker_max_threads", "worker_pidfile", "worker_port"))
-SECRET_KEYS = frozenset(("proxy_password", "database_password"))
 OS_NAMES = ("linux", "osx", "winnt")
 DEFAULT_WORKER_FLAGS = {"linux": ["remove_logs"], "osx": ["remove_logs"],
                         "winnt": ["remove_logs", "load_profile", "auto_mount"]}
