@@ -17,7 +17,13 @@ description:
     per-host recap counts and the run's metadata, and at the end of the playbook prints a table
     and writes C(qube-report.json) and C(qube-report.html) into O(report_dir).
   - Only the whitelisted keys C(mode), C(job_identity), C(execution_mode), C(config_state),
-    C(validation), C(validation_detail) and C(drain) of that fact are read, as short strings.
+    C(validation), C(validation_detail), C(validated_at), C(drain) and C(central) of that fact are
+    read, as short strings.
+  - C(validated_at) (column LAST PROVEN) is when the worker's job identity was last proven by a
+    passed validation job, an ISO 8601 UTC time from the worker's proof record - this run's time
+    when C(validation) is V(passed), an earlier one when the validation cadence skipped the job
+    (C(validation) V(skipped), the reason in the detail). Anything else in it is shown as
+    C((invalid)).
     No other fact, no task argument and no module output is ever read, so no secret can reach
     the report.
   - Hosts of O(workers_group) are reported as workers, also when the run never reached them

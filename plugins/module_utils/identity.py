@@ -22,8 +22,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import binascii
+import calendar
 import errno
 import grp
+import hashlib
 import json
 import os
 import pwd
@@ -479,3 +481,85 @@ def record_predicts_no_change(existing_text, new_text):
     if old.get("identity") != new.get("identity") or any(old_checks.get(k) != v for k, v in new_checks.items()):
         return False
     return set(old_checks) != set(new_checks) or old.get("ok") == new.get("ok")
+
+
+# --- validation cadence: when the proof of an unchanged registration is still fresh --------------
+
+PROOF_RECORD = "identity_proof.json"
+CADENCES = ("always", "on_change")
+
+
+def iso_utc(timestamp):
+    """``2026-12-06T09:41:07Z`` for a POSIX time (whole seconds, UTC)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(timestamp)))
+
+
+def parse_iso_utc(text):
+    """POSIX time of an :func:`iso_utc` string; None when it is not one."""
+    try:
+        return calendar.timegm(time.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ"))
+    except (TypeError, ValueError):
+        return None
+
+
+def proof_basis(parts):
+    """One digest of everything a proof depends on (identity, the registered credential's keyed
+    digest, the worker's qb.conf and mode record digests, the validation settings).  ``parts`` holds
+    no secret: credential and file contents come in as keyed digests already."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def proof_record_text(identity_name, basis, timestamp):
+    """The host's record of the last passed validation: who, of what (``basis``) and when; no secret."""
+    record = {"identity": identity_name, "basis": basis, "validated_at": iso_utc(timestamp)}
+    return json.dumps(record, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+
+
+def load_proof(text):
+    """The proof record as a dict with a readable ``validated_at``; {} when absent or unreadable."""
+    try:
+        record = json.loads(text or "")
+    except ValueError:
+        return {}
+    if not isinstance(record, dict) or parse_iso_utc(record.get("validated_at")) is None:
+        return {}
+    return record
+
+
+def _hours(seconds):
+    hours = seconds / 3600.0
+    return "%d h" % hours if hours >= 1 else "%d min" % max(seconds // 60, 0)
+
+
+def validation_due(cadence, record, identity_name, basis, now, max_age_hours,
+                   registration_changed=False, worker_changed=False):
+    """Whether the validation job must run now: ``(due, reason)``.
+
+    ``always`` runs it on every run.  ``on_change`` runs it when there is no record of a passed
+    validation on this host, the registration or the worker changed in this run, the identity or
+    anything in ``basis`` differs from the record (credential, qb.conf, mode, validation settings,
+    also when changed between runs by hand or by a run that died before validating), or the last
+    proof is older than ``max_age_hours`` (0: no age limit).  Otherwise the reason says when the
+    worker was last proven and when it is due again.
+    """
+    if cadence != "on_change":
+        return True, "cadence always"
+    if not record:
+        return True, "no record of a passed validation on this host"
+    if record.get("identity") != identity_name:
+        return True, "the job identity changed (was %s)" % record.get("identity")
+    if registration_changed:
+        return True, "the credential was registered in this run"
+    if worker_changed:
+        return True, "the worker was restarted in this run (installed, mode or configuration changed)"
+    at = record["validated_at"]
+    if record.get("basis") != basis:
+        return True, "credential, worker configuration, mode or validation settings changed since %s" % at
+    age = now - parse_iso_utc(at)
+    if age < 0:
+        return True, "the record's time %s is in the future (clock changed)" % at
+    if max_age_hours and age >= max_age_hours * 3600:
+        return True, "last proven %s, older than the maximum age of %d h" % (at, max_age_hours)
+    due_again = (" (due again after %d h)" % max_age_hours) if max_age_hours else ""
+    return False, "not due (on_change): proven %s, %s ago; nothing changed since%s" % (at, _hours(age), due_again)

@@ -36,6 +36,10 @@ FACT_KEYS = {
     "config_state": ("in_sync", "drifted", "not_running", "panic", "down", UNKNOWN),
     "validation": ("passed", "failed", "skipped"),
     "validation_detail": None,
+    # When the worker's job identity was last proven by a passed validation job (ISO 8601 UTC, from
+    # the worker's proof record): this run's time when validation is "passed", an earlier one when
+    # the cadence (qube_validate_cadence: on_change) found nothing changed and skipped it.
+    "validated_at": "iso_time",
     "drain": None,
     # The worker's central settings (its qbwrk.conf section) after the run: the new ones (its batch
     # ran), the previous ones (its batch did not run), put back after its batch failed, or left new
@@ -43,8 +47,8 @@ FACT_KEYS = {
     "central": ("new", "previous", "rolled_back", "kept", UNKNOWN),
 }
 FACT_DEFAULTS = {"mode": UNKNOWN, "job_identity": "", "execution_mode": UNKNOWN,
-                 "config_state": UNKNOWN, "validation": "skipped", "validation_detail": "", "drain": "",
-                 "central": "previous"}
+                 "config_state": UNKNOWN, "validation": "skipped", "validation_detail": "", "validated_at": "",
+                 "drain": "", "central": "previous"}
 TEXT_LIMITS = {"job_identity": 64, "validation_detail": 120, "drain": 120}
 INVALID = "(invalid)"
 
@@ -58,6 +62,7 @@ TONES = {
 }
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_ISO_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 def clean_text(value, limit=40):
@@ -79,7 +84,10 @@ def sanitize_fact(raw):
         if key not in raw:
             continue
         text = clean_text(raw[key], TEXT_LIMITS.get(key, 40))
-        if choices is not None:
+        if choices == "iso_time":
+            # a time such as 2026-12-06T09:41:07Z, or nothing: anything else is not shown
+            text = text if _ISO_TIME_RE.match(text) else ("" if not text else INVALID)
+        elif choices is not None:
             text = text.lower() if text.lower() in choices else UNKNOWN
         clean[key] = text
     return clean
@@ -116,6 +124,7 @@ class HostRow:
     config_state: str = UNKNOWN
     validation: str = "skipped"
     validation_detail: str = ""
+    validated_at: str = ""
     drain: str = ""
     central: str = "previous"
     changed: int = 0
@@ -216,14 +225,15 @@ def render_json(report):
 TABLE_COLUMNS = (
     ("HOST", "host"), ("ROLE", "role"), ("STATUS", "status"), ("MODE", "mode"),
     ("JOB IDENTITY", "job_identity"), ("EXEC", "execution_mode"), ("CONFIG", "config_state"),
-    ("VALIDATION", "validation"), ("CENTRAL", "central"), ("CHANGED", "changed"), ("DETAIL", "detail"),
+    ("VALIDATION", "validation"), ("LAST PROVEN", "validated_at"), ("CENTRAL", "central"), ("CHANGED", "changed"),
+    ("DETAIL", "detail"),
 )
 
 
 def _cell_tone(attr, value):
     if attr == "changed":
         return "warn" if value != "0" else "plain"
-    if attr in ("host", "job_identity", "detail"):
+    if attr in ("host", "job_identity", "detail", "validated_at"):
         return "plain"
     return tone(value)
 
@@ -299,7 +309,8 @@ footer{margin-top:14px;color:#8c959f;font-size:12px}
 
 _HTML_COLUMNS = (("Host", "host"), ("Role", "role"), ("Run status", "status"), ("Mode", "mode"),
                  ("Job identity", "job_identity"), ("Execution", "execution_mode"),
-                 ("Config", "config_state"), ("Validation", "validation"), ("Central", "central"),
+                 ("Config", "config_state"), ("Validation", "validation"), ("Last proven", "validated_at"),
+                 ("Central", "central"),
                  ("Changed", "changed"),
                  ("Detail", "detail"))
 _BADGE_ATTRS = ("status", "mode", "execution_mode", "config_state", "validation", "central")

@@ -96,6 +96,38 @@ options:
       - After a validation (passed or failed), keep which checks passed in
         C(<state_dir>/identity_validation.json) (mode C(0644), no secret), for operators; rewritten
         only when it changes, and then reported as a change.
+      - Independently of this option, a passed validation (outside check mode) is kept in
+        C(<state_dir>/identity_proof.json) (mode C(0644)) - the identity, a digest of what was
+        proven (keyed digests, no secret) and the time. It is bookkeeping, like a cache - written on
+        every passed validation and never reported as a change, so a converged run stays
+        C(changed=0). O(validation_cadence=on_change) decides from it.
+    type: bool
+    default: false
+  validation_cadence:
+    description:
+      - When the validation job runs (O(validate=true)).
+      - V(always) runs it on every run.
+      - V(on_change) runs it only when the registration is not proven yet - no record of a passed
+        validation on this host, the identity differs from the record, the credential was registered
+        in this run, O(worker_changed=true), the registered credential, the worker's C(qb.conf),
+        its mode record or the validation settings differ from what the last passed validation saw,
+        or that validation is older than O(validation_max_age_hours) hours. Otherwise the job is skipped
+        and RV(validation_proof) says why and when the identity was last proven.
+      - A failed validation is always run again on the next run.
+    type: str
+    choices: [always, on_change]
+    default: always
+  validation_max_age_hours:
+    description:
+      - Hours after which a passed validation is due again with O(validation_cadence=on_change)
+        even when nothing changed (drift the host cannot see, such as an expired AD password or a
+        revoked share permission). V(0) sets no age limit.
+    type: int
+    default: 20
+  worker_changed:
+    description:
+      - The worker was installed, restarted, or its mode or configuration changed in this run; with
+        O(validation_cadence=on_change) the validation job runs.
     type: bool
     default: false
   validation_paths:
@@ -257,9 +289,25 @@ ad_check:
   sample: {ok: false, code: wrong_password, subcode: 52e, principal: render@mycorp.test,
            server: "dc1.mycorp.test:636", message: "AD refused ...", fix: "put the account's current password in the vault"}
 validation_skipped:
-  description: Why no validation job ran in check mode (the identity does not exist before the real run creates it).
-  returned: in check mode, when the identity does not resolve yet
+  description:
+    - Why no validation job ran - in check mode the identity does not exist before the real run
+      creates it, or O(validation_cadence=on_change) found the last proof fresh and nothing changed.
+  returned: when the validation job did not run although O(validate=true)
   type: str
+  sample: "not due (on_change): proven 2026-12-06T09:41:07Z, 2 h ago; nothing changed since (due again after 24 h)"
+validation_proof:
+  description: When this identity was last proven on this host, and whether in this run.
+  returned: with O(validate=true)
+  type: dict
+  contains:
+    cadence: {description: O(validation_cadence)., type: str, returned: always}
+    due: {description: The validation job was due in this run., type: bool, returned: always}
+    reason: {description: Why it was due or not., type: str, returned: always}
+    this_run: {description: A validation job passed in this run (also in check mode)., type: bool, returned: always}
+    validated_at: {description: "ISO 8601 UTC time of the last passed validation (this run's when it passed);
+                   empty when there is none.", type: str, returned: always}
+  sample: {cadence: on_change, due: false, this_run: false, validated_at: "2026-12-06T09:41:07Z",
+           reason: "not due (on_change): proven 2026-12-06T09:41:07Z, 2 h ago; nothing changed since (due again after 24 h)"}
 validation:
   description: The validation job's report (same format on Windows).
   returned: with O(validate=true), except when RV(validation_skipped) is returned
@@ -282,15 +330,17 @@ validation:
     duration_s: 0.041
 """
 
+import json
 import os
 import socket
 import sys
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.renderfarm.qube.plugins.module_utils import adcheck, identity
 from ansible_collections.renderfarm.qube.plugins.module_utils.credential import (
-    IdentityError, find_program, read_text, register_credential,
+    CredentialState, IdentityError, find_program, read_text, register_credential,
 )
 
 # The Qube! client programs per OS: <qb_directory>/bin (CPR qb_directory.md).
@@ -325,6 +375,89 @@ def refuse_privileged(module):
         raise IdentityError("%s. Fix: %s." % (err["message"], err["fix"]))
 
 
+def _proof_state(params):
+    """The host's salt and keyed digests come from the credential state (salt file 0600)."""
+    return CredentialState(params["state_dir"], "proof", params["account"], params["domain"])
+
+
+def proof_basis(module, create=False):
+    """Digest of what a validation proves: identity, registered credential, qb.conf, mode record,
+    validation settings (keyed digests, no secret); None when the host has no salt yet."""
+    params = module.params
+    state = _proof_state(params)
+    if state.salt(create) is None:
+        return None
+
+    def keyed(text):
+        return None if text is None else state.digest(text)
+
+    credential = None
+    if params["register"] != "none":
+        record = CredentialState(params["state_dir"], params["register"], params["account"], params["domain"]).load()
+        credential = keyed(json.dumps([record.get(k) for k in ("fingerprint", "hash", "written")]))
+    settings = dict((key, params[key]) for key in (
+        "validation_paths", "validation_command", "validate_via_qube", "execution_mode", "worker_name",
+        "allow_privileged", "worker_service_account", "register"))
+    return identity.proof_basis({
+        "identity": state.qualified, "credential": credential, "settings": settings,
+        "qb_conf": keyed(read_text(params["qb_conf_path"])),
+        "mode": keyed(read_text(os.path.join(params["state_dir"], "worker_mode.json")))})
+
+
+def plan_validation(module, result):
+    """Whether the validation job runs in this run (cadence); fills RV validation_proof."""
+    params = module.params
+    qualified = _proof_state(params).qualified
+    record = identity.load_proof(read_text(os.path.join(params["state_dir"], identity.PROOF_RECORD)))
+    due, reason = identity.validation_due(
+        params["validation_cadence"], record, qualified,
+        proof_basis(module) if params["validation_cadence"] == "on_change" else None, time.time(),
+        params["validation_max_age_hours"], registration_changed=result.get("action") in ("registered", "updated"),
+        worker_changed=params["worker_changed"])
+    result["validation_proof"] = {"cadence": params["validation_cadence"], "due": due, "reason": reason,
+                                  "this_run": False,
+                                  "validated_at": record.get("validated_at", "") if record else ""}
+    if not due:
+        result["validation_skipped"] = reason
+    return due
+
+
+def keep_proof(module, result, report):
+    """After a validation: a passed one becomes the host's proof; a failed one leaves the last
+    passed time but no basis, so the next run validates again. Not a change (bookkeeping)."""
+    proof, now = result["validation_proof"], time.time()
+    if report["ok"]:
+        proof.update(this_run=True, validated_at=identity.iso_utc(now))
+    if module.check_mode:
+        return
+    params = module.params
+    qualified = _proof_state(params).qualified
+    if report["ok"]:
+        text = identity.proof_record_text(qualified, proof_basis(module, create=True), now)
+    elif proof["validated_at"]:
+        text = json.dumps({"identity": qualified, "basis": None, "validated_at": proof["validated_at"],
+                           "failed_at": identity.iso_utc(now)}, indent=4, sort_keys=True) + "\n"
+    else:
+        text = None
+    path = os.path.join(params["state_dir"], identity.PROOF_RECORD)
+    if text is None:
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    _write_record(module, path, text)
+
+
+def _write_record(module, path, text):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    module.atomic_move(tmp, path)
+
+
 def validate_identity(module, result):
     params = module.params
     host = params["worker_name"] or socket.gethostname().split(".")[0]
@@ -348,6 +481,7 @@ def validate_identity(module, result):
         result["changed"] = result.get("changed", False) or params["validation_record"]
         return
     result["validation"] = report
+    keep_proof(module, result, report)
     if params["validation_record"]:
         keep_validation_record(module, result, report)
     if not report["ok"]:
@@ -371,13 +505,7 @@ def keep_validation_record(module, result, report):
     result["changed"] = True
     if module.check_mode:
         return
-    if not os.path.isdir(params["state_dir"]):
-        os.makedirs(params["state_dir"], 0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".identity_validation.", dir=params["state_dir"])
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)
-    module.atomic_move(tmp, path)
+    _write_record(module, path, text)
 
 
 ARGUMENT_SPEC = dict(
@@ -391,6 +519,9 @@ ARGUMENT_SPEC = dict(
     state_dir=dict(type="path", default="/var/lib/renderfarm-qube"),
     validate=dict(type="bool", default=True),
     validation_record=dict(type="bool", default=False),
+    validation_cadence=dict(type="str", choices=list(identity.CADENCES), default="always"),
+    validation_max_age_hours=dict(type="int", default=20),
+    worker_changed=dict(type="bool", default=False),
     validation_paths=dict(type="list", elements="path", default=[]),
     validation_command=dict(type="list", elements="str", default=[]),
     validation_timeout=dict(type="int", default=60),
@@ -413,7 +544,7 @@ def main():
         run_ad_check(module, result)
         refuse_privileged(module)
         register_credential(module, result, QUBE_BIN)
-        if module.params["validate"]:
+        if module.params["validate"] and plan_validation(module, result):
             validate_identity(module, result)
     except IdentityError as err:
         module.fail_json(msg="%s: %s" % (module.params["account"], err), **result)
@@ -422,7 +553,8 @@ def main():
     if not module._diff:
         result.pop("diff", None)
     result["msg"] = "credential %s; validation %s" % (
-        result.get("action"), "passed" if result.get("validation", {}).get("ok") else "not run")
+        result.get("action"), "passed" if result.get("validation", {}).get("ok") else
+        ("not due" if not result.get("validation_proof", {}).get("due", True) else "not run"))
     module.exit_json(**result)
 
 

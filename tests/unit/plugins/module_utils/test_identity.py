@@ -269,3 +269,46 @@ def test_check_mode_record_comparison_ignores_the_skipped_qube_job():
     assert not identity.record_predicts_no_change(text(True, whoami=True), text(False, whoami=True, home=False))
     other = identity.validation_record_text("renderproxy", "MYCORP", {"ok": True, "checks": [{"name": "whoami", "ok": True}]})
     assert not identity.record_predicts_no_change(real, other)
+
+
+# --- validation cadence ---
+
+NOW = 1796550000  # 2026-12-06T...
+PROOF = {"identity": "MYCORP\\render", "basis": "b1", "validated_at": identity.iso_utc(NOW - 3600)}
+
+
+def test_iso_utc_round_trip_and_bad_times():
+    assert identity.iso_utc(0) == "1970-01-01T00:00:00Z"
+    assert identity.parse_iso_utc(identity.iso_utc(NOW)) == NOW
+    assert identity.parse_iso_utc("yesterday") is None and identity.parse_iso_utc(None) is None
+
+
+@pytest.mark.parametrize("record, kwargs, due, reason", [
+    (PROOF, {"cadence": "always"}, True, "cadence always"),
+    ({}, {}, True, "no record of a passed validation on this host"),
+    (dict(PROOF, identity="MYCORP\\old"), {}, True, "the job identity changed (was MYCORP\\old)"),
+    (PROOF, {"registration_changed": True}, True, "the credential was registered in this run"),
+    (PROOF, {"worker_changed": True}, True, "the worker was restarted in this run"),
+    (PROOF, {"basis": "b2"}, True, "credential, worker configuration, mode or validation settings changed since"),
+    (dict(PROOF, basis=None), {}, True, "credential, worker configuration, mode or validation settings changed"),
+    (PROOF, {"max_age_hours": 1}, True, "older than the maximum age of 1 h"),
+    (dict(PROOF, validated_at=identity.iso_utc(NOW + 60)), {}, True, "in the future"),
+    (PROOF, {}, False, "not due (on_change): proven %s, 1 h ago; nothing changed since (due again after 24 h)"
+     % PROOF["validated_at"]),
+    (PROOF, {"max_age_hours": 0}, False, "nothing changed since"),
+])
+def test_validation_due(record, kwargs, due, reason):
+    args = dict(cadence="on_change", basis="b1", max_age_hours=24)
+    args.update(kwargs)
+    got_due, got_reason = identity.validation_due(
+        args.pop("cadence"), record, "MYCORP\\render", args.pop("basis"), NOW, args.pop("max_age_hours"), **args)
+    assert got_due is due and reason in got_reason
+
+
+def test_proof_record_holds_no_secret_and_loads_back():
+    text = identity.proof_record_text("render", "f" * 64, NOW)
+    record = identity.load_proof(text)
+    assert sorted(record) == ["basis", "identity", "validated_at"]
+    assert record["validated_at"] == identity.iso_utc(NOW)
+    assert identity.load_proof("{not json") == {} and identity.load_proof('{"validated_at": "x"}') == {}
+    assert identity.proof_basis({"a": 1, "b": [2]}) == identity.proof_basis({"b": [2], "a": 1})

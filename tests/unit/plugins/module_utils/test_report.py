@@ -170,7 +170,7 @@ def test_json_is_sorted_and_complete():
         "host": "render004", "role": "worker", "status": "failed", "mode": "service",
         "job_identity": "qubeproxy", "execution_mode": "proxy", "config_state": "drifted",
         "validation": "failed", "validation_detail": "cannot read /mnt/projects as qubeproxy: Permission denied",
-        "drain": "", "central": "previous", "changed": 2,
+        "validated_at": "2026-05-11T22:03:10Z", "drain": "", "central": "previous", "changed": 2,
         "detail": "cannot read /mnt/projects as qubeproxy: Permission denied"}
     assert data["hosts"][5]["detail"] == "drain: still ran 2 jobs after 600 s; left untouched"
 
@@ -214,7 +214,7 @@ def test_html_structure_of_fixture():
     assert page.startswith("<!DOCTYPE html>")
     header, body = parsed.rows[0], parsed.rows[1:]
     assert header["cells"] == ["Host", "Role", "Run status", "Mode", "Job identity", "Execution", "Config",
-                               "Validation", "Central", "Changed", "Detail"]
+                               "Validation", "Last proven", "Central", "Changed", "Detail"]
     assert [row["cells"][0] for row in body] == ["qube-sup", "render001", "render002", "render003",
                                                  "render004", "render005"]
     by_host = {row["cells"][0]: row for row in body}
@@ -225,7 +225,8 @@ def test_html_structure_of_fixture():
     assert by_host["render001"]["badges"][:5] == ["badge good", "badge info", "badge accent",
                                                   "badge good", "badge good"]
     assert by_host["render005"]["badges"][0] == "badge neutral"
-    assert by_host["qube-sup"]["cells"][3:8] == ["-"] * 5
+    assert by_host["qube-sup"]["cells"][3:9] == ["-"] * 6
+    assert by_host["render001"]["cells"][8] == "2026-05-12T09:19:40Z"
     assert parsed.summary == {"Workers": 5, "Service mode": 3, "Desktop mode": 1, "Validated": 2, "Failed": 1,
                               "Unreachable": 1, "Not run": 1, "Changed tasks": 6}
 
@@ -289,3 +290,41 @@ def test_a_merged_report_is_sanitized_again():
     data["hosts"][0].update(validation="hunter2", config_state={"nested": "secret"}, status="bogus", changed="x")
     row = rp.merge_reports([data]).rows[0]
     assert (row.validation, row.config_state, row.status, row.changed) == ("unknown", "unknown", "not run", 0)
+
+
+# --- when each worker was last proven (qube_validate_cadence) ---
+
+@pytest.mark.parametrize("value, shown", [
+    ("2026-12-06T09:41:07Z", "2026-12-06T09:41:07Z"),
+    ("", ""),
+    ("yesterday", rp.INVALID),
+    ("2026-12-06T09:41:07+00:00", rp.INVALID),
+    ({"at": "2026-12-06T09:41:07Z"}, rp.INVALID),
+    ("2026-12-06T09:41:07Z\nproxy_password=x", rp.INVALID),
+])
+def test_validated_at_is_an_iso_time_or_nothing(value, shown):
+    assert rp.sanitize_fact({"validated_at": value}) == {"validated_at": shown}
+
+
+def test_last_proven_column_tells_a_skipped_validation_from_a_passed_one():
+    """A worker the cadence skipped shows its earlier proof time and the reason, never 'passed'."""
+    proven = {"mode": "service", "validation": "passed", "validation_detail": "6/6 checks ok",
+              "validated_at": "2026-12-06T09:41:07Z"}
+    skipped = {"mode": "service", "validation": "skipped", "validated_at": "2026-12-05T21:00:00Z",
+               "validation_detail": "not due (on_change): proven 2026-12-05T21:00:00Z, 12 h ago; nothing changed since"}
+    report = rp.FarmReport(rp.RunInfo(), [rp.HostRow.build("w1", "worker", proven, {"ok": 1}),
+                                          rp.HostRow.build("w2", "worker", skipped, {"ok": 1}),
+                                          rp.HostRow.build("w3", "worker", None, None)])
+    lines = rp.render_table(report).splitlines()
+    header = lines[1]
+    assert "LAST PROVEN" in header
+    column = header.index("LAST PROVEN")
+    assert [line[column:column + 20].strip() for line in lines[3:6]] == [
+        "2026-12-06T09:41:07Z", "2026-12-05T21:00:00Z", "-"]
+    assert "skipped" in lines[4] and "passed" not in lines[4] and "not due (on_change)" in lines[4]
+    assert report.summary()["validated"] == 1
+    data = rp.to_dict(report)
+    assert [h["validated_at"] for h in data["hosts"]] == ["2026-12-06T09:41:07Z", "2026-12-05T21:00:00Z", ""]
+    merged = rp.merge_reports([data])
+    assert [r.validated_at for r in merged.rows] == ["2026-12-06T09:41:07Z", "2026-12-05T21:00:00Z", ""]
+    assert "<td class=\"validated-at\">2026-12-05T21:00:00Z</td>" in rp.render_html(report)

@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import types
 
 import pytest
@@ -327,3 +328,110 @@ def test_qbhash_that_prints_no_encrypted_string_fails_without_the_password(env):
         result, raw = run(local_args(env, register="central", qbhash_path=odd, state_dir=env.dir + "/state-" + str(len(body))))
         assert result["failed"] is True and "printed no encrypted password" in result["msg"], result
         assert PASSWORD not in raw
+
+
+# --- validation cadence: the job runs when the registration is not proven yet ---
+
+@pytest.fixture
+def fake_validation(monkeypatch):
+    """Count the validation jobs; their verdict is ``box['ok']`` (no real user needed)."""
+    box = {"runs": 0, "ok": True}
+
+    def run_validation(account, domain=None, **_kwargs):
+        box["runs"] += 1
+        check = {"name": "whoami", "ok": box["ok"], "detail": "effective user %s" % account}
+        report = {"ok": box["ok"], "via": "direct", "platform": "linux", "identity": {"user": account},
+                  "checks": [check], "duration_s": 0.01}
+        if not box["ok"]:
+            report["error"] = {"code": "check_failed", "message": "path:/srv: denied", "fix": "grant it"}
+        return report
+
+    monkeypatch.setattr(qube_identity.identity, "run_validation", run_validation)
+    return box
+
+
+def cadence_args(env, **extra):
+    args = dict(validate=True, validation_cadence="on_change", validation_record=True)
+    args.update(extra)
+    return local_args(env, **args)
+
+
+def proof(env):
+    with open(os.path.join(env.state, "identity_proof.json")) as handle:
+        return json.load(handle)
+
+
+def test_on_change_validates_once_then_reports_skipped_with_the_proof_time(env, fake_validation):
+    first, raw = run(cadence_args(env))
+    assert first["changed"] is True and fake_validation["runs"] == 1
+    assert first["validation_proof"]["this_run"] is True and first["validation_proof"]["due"] is True
+    assert first["validation_proof"]["reason"] == "no record of a passed validation on this host"
+    record = proof(env)
+    assert record["validated_at"] == first["validation_proof"]["validated_at"] and record["identity"] == "qbtproxy"
+    assert oct(os.stat(os.path.join(env.state, "identity_proof.json")).st_mode & 0o777) == "0o644"
+    for check_mode in (True, False):
+        again, raw2 = run(cadence_args(env), check_mode=check_mode, diff=True)
+        assert again["changed"] is False and fake_validation["runs"] == 1, again
+        assert "validation" not in again and again["validation_skipped"].startswith("not due (on_change): proven ")
+        assert again["validation_proof"] == dict(first["validation_proof"], this_run=False, due=False,
+                                                 reason=again["validation_skipped"])
+        assert again["msg"] == "credential unchanged; validation not due"
+        assert_no_secret_anywhere(env, raw + raw2)
+    assert proof(env) == record
+
+
+def test_always_validates_every_run_and_stays_unchanged(env, fake_validation):
+    run(cadence_args(env, validation_cadence="always"))
+    second, _raw = run(cadence_args(env, validation_cadence="always"))
+    assert fake_validation["runs"] == 2 and second["changed"] is False
+    assert second["validation_proof"]["reason"] == "cadence always" and second["validation"]["ok"] is True
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"password": NEW_PASSWORD}, "the credential was registered in this run"),
+    ({"worker_changed": True}, "the worker was restarted in this run"),
+    ({"validation_paths": ["/srv/renders"]}, "validation settings changed since"),
+    ({"qb_conf": "worker_cpus = 16\n"}, "worker configuration"),
+    ({"mode_record": '{"mode": "desktop"}\n'}, "mode"),
+    ({"account": "qbtother"}, "the job identity changed (was qbtproxy)"),
+    ({"age_hours": 21}, "older than the maximum age of 20 h"),
+])
+def test_on_change_validates_again_when_something_changed(env, fake_validation, change, reason):
+    run(cadence_args(env))
+    args = cadence_args(env)
+    if "qb_conf" in change:
+        with open(env.conf, "a") as handle:
+            handle.write(change.pop("qb_conf"))
+    if "mode_record" in change:
+        with open(os.path.join(env.state, "worker_mode.json"), "w") as handle:
+            handle.write(change.pop("mode_record"))
+    if "age_hours" in change:
+        record = proof(env)
+        record["validated_at"] = qube_identity.identity.iso_utc(time.time() - 3600 * change.pop("age_hours"))
+        with open(os.path.join(env.state, "identity_proof.json"), "w") as handle:
+            json.dump(record, handle)
+    args.update(change)
+    checked, _raw = run(args, check_mode=True)
+    assert checked["validation_proof"]["due"] is True and reason in checked["validation_proof"]["reason"], checked
+    assert fake_validation["runs"] == 2
+    result, _raw = run(args)
+    assert result["validation_proof"]["this_run"] is True and fake_validation["runs"] == 3
+    settled, _raw = run(dict(args, worker_changed=False))
+    assert settled["validation_proof"]["due"] is False and fake_validation["runs"] == 3
+
+
+def test_a_failed_validation_keeps_the_last_proof_time_and_runs_again(env, fake_validation):
+    first, _raw = run(cadence_args(env))
+    fake_validation["ok"] = False
+    failed, _raw = run(cadence_args(env, validation_max_age_hours=0, worker_changed=True))
+    assert failed["failed"] is True and failed["validation_proof"]["this_run"] is False
+    assert failed["validation_proof"]["validated_at"] == first["validation_proof"]["validated_at"]
+    assert proof(env)["basis"] is None and proof(env)["validated_at"] == first["validation_proof"]["validated_at"]
+    again, _raw = run(cadence_args(env, validation_max_age_hours=0))
+    assert again["failed"] is True and fake_validation["runs"] == 3, "a failure is never skipped"
+    assert "changed since" in again["validation_proof"]["reason"]
+
+
+def test_check_mode_writes_no_proof(env, fake_validation):
+    checked, _raw = run(cadence_args(env), check_mode=True)
+    assert checked["validation_proof"]["this_run"] is True and not os.path.exists(env.state)
