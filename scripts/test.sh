@@ -133,6 +133,7 @@ checkout_collections() {
 docs() {
   stage "docs: role argument specs cover defaults/main.yml; antsibull-docs lint; the HTML docs site"
   local role rc=0
+  python3 scripts/check-doc-refs.py || return 1  # code references of docs/vendor-behaviour.md, ARCHITECTURE.md exist at HEAD
   for role in roles/*/; do
     python3 - "$role" <<'PY' || rc=1
 import sys, yaml
