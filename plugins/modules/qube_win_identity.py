@@ -123,6 +123,9 @@ notes:
   - Needs PowerShell 5.1 on the worker, as Ansible itself does.
   - Runs as the connection's user, who must be an administrator of the worker (LogonUser, the state
     folder's ACL, qb.conf); C(become) is not used.
+  - With O(validate=true) the validation job runs on every call. The validation cadence
+    (O(renderfarm.qube.qube_identity#module:validation_cadence), the identity role's
+    C(qube_validate_cadence)) is not implemented on Windows, and no proof record is kept.
 seealso:
   - module: renderfarm.qube.qube_identity
     description: The same duties on Linux and macOS workers.
