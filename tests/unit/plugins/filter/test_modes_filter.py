@@ -49,7 +49,7 @@ def test_windows_qb_conf_is_never_locked_and_its_diff_follows_the_active_line():
     inherit = [t["ansible.windows.win_acl_inheritance"] for t in tasks if "ansible.windows.win_acl_inheritance" in t]
     assert all(i["state"] == "present" for i in inherit)       # only ever gives the folder's ACL back
     copy = next(t for t in tasks if "ansible.windows.win_copy" in t)
-    assert "qube_conf_has_active_key('proxy_password')" in copy["vars"]["__qube_win_secret"]
+    assert "qube_conf_has_active_key('proxy_password')" in copy["vars"]["__qube_worker_config_win_secret"]
     assert "'proxy_password' in" not in yaml.safe_dump(tasks)   # a mere mention no longer counts
 
 
