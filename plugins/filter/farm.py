@@ -85,7 +85,8 @@ def hashes_by_account(results):
     """Map account -> encrypted string from a looped ``qube_identity register=central`` result."""
     out = {}
     for res in results:
-        if res.get("skipped"):
+        # A skipped item, or one qbhash refused (the batch's check reports it), has no string.
+        if res.get("skipped") or "proxy_password_hash" not in res:
             continue
         out[res["item"]["account"]] = res["proxy_password_hash"]
     return out

@@ -43,6 +43,9 @@ KEEP = os.environ.get("LEAK_TEST_KEEP") == "1"
 TOO_LONG = CANARIES["rotated"] * 16  # 256+ bytes: the stand-in qbhash refuses it
 
 FLIP_LIMIT = "localhost:lksup:lkw2"  # the flip touches one worker: keep the runs short
+# Windows workers carry the only central proxy_password (qbhash on the supervisor, into qbwrk.conf),
+# written in the worker's own batch: leaks/central.yml runs that part of lkwin's batch.
+CENTRAL = "tests/integration/leaks/central.yml"
 VERBOSITY = {0: "default", 1: "-v", 4: "-vvvv"}
 # (label, scenario, verbosity, playbook, check mode, inventory variant, --limit, hosts the recap
 #  must show failed, workers whose validation job the farm report must show failed). Every run
@@ -58,19 +61,23 @@ MATRIX = [
     # as not running, no failure.
     ("flip-check", "flip-check", 4, "site.yml", True, "flip", FLIP_LIMIT, set(), set()),
     ("flip-real", "flip-real", 4, "site.yml", False, "flip", FLIP_LIMIT, set(), set()),
+    # lkwin's batch, central half: its proxy password through qbhash into qbwrk.conf (check, real).
+    ("central-check", "central-check", 4, CENTRAL, True, "base", FARM.PAPER_WINDOWS, set(), None),
+    ("central-real", "central-real", 4, CENTRAL, False, "base", FARM.PAPER_WINDOWS, set(), None),
     ("rotate-check", "rotate-check", 4, "playbooks/rotate_proxy_password.yml", True, "rotated", None, set(), {"lkw4"}),
     ("rotate-real", "rotate-real", 4, "playbooks/rotate_proxy_password.yml", False, "rotated", None, set(), {"lkw4"}),
+    ("central-rotated", "central-real", 4, CENTRAL, False, "rotated", FARM.PAPER_WINDOWS, set(), None),
     # The main converge at the default verbosity (password back to the proxy canary) and at -v
     # (to the rotated canary): the local account and the central hash change in both.
     ("site-real-v0", "site-real", 0, "site.yml", False, "flip", None, set(), {"lkw4"}),
     ("site-real-v1", "site-real", 1, "site.yml", False, "rotated", None, set(), {"lkw4"}),
     # FAILING: auto-logon (vaulted canary) asked for on a Linux desktop worker is refused.
     ("autologon-refused", "autologon-refused", 4, "site.yml", False, "autologon", "lkw2", {"lkw2"}, None),
-    # FAILING: qbhash on the supervisor refuses a 256+ byte password (made of the rotated canary);
-    # at -vvvv and at the default verbosity, where a failure prints its whole result.
-    ("qbhash-fails", "qbhash-fails", 4, "playbooks/rotate_proxy_password.yml", False, "too_long", "lksup", {"lksup"}, None),
-    ("qbhash-fails-v0", "qbhash-fails", 0, "playbooks/rotate_proxy_password.yml", False, "too_long", "lksup", {"lksup"},
-     None),
+    # FAILING: qbhash on the supervisor refuses a 256+ byte password (made of the rotated canary)
+    # in lkwin's batch, which fails that worker; at -vvvv and at the default verbosity, where a
+    # failure prints its whole result.
+    ("qbhash-fails", "qbhash-fails", 4, CENTRAL, False, "too_long", FARM.PAPER_WINDOWS, {FARM.PAPER_WINDOWS}, None),
+    ("qbhash-fails-v0", "qbhash-fails", 0, CENTRAL, False, "too_long", FARM.PAPER_WINDOWS, {FARM.PAPER_WINDOWS}, None),
 ]
 # The Windows path (leaks/windows.yml against the WinRM double) runs after the matrix, at -vvvv.
 WINDOWS_RUNS = [("windows-check", True), ("windows-real", False)]

@@ -1,15 +1,15 @@
 """Inventory of the leak-test farm (canaries as inline ``!vault`` values) and the playbook runner.
 
 Farm: lksup (stand-in supervisor) and five workers, one per identity path:
-  lkw1  service mode, local proxy account qubeproxy (central proxy_password in qbwrk.conf)
+  lkw1  service mode, local proxy account qubeproxy
   lkw2  desktop mode (user artist); holds the vaulted auto-logon password (auto-logon off: Linux)
   lkw3  service mode, user mode (submitter alice); holds a vaulted Windows user-mode password entry
   lkw4  service mode, local proxy account, validation path the account cannot write: FAILS
   lkad  service mode, AD proxy account MYCORP\\lkproxy (layer ad, joined to the shared dc1); its
         AD password is a canary (``leaks/ad.py`` creates the account on dc1)
-  lkwin inventory only (qube_os winnt, never contacted: every run has --limit 'all:!lkwin'); its
-        proxy password is placed central, so lksup runs qbhash and qbwrk.conf carries the
-        encrypted proxy_password (the supervisor role renders every worker of the group)
+  lkwin inventory only (qube_os winnt, never contacted: the site and rotation runs have --limit
+        'all:!lkwin'); its proxy password is placed central: leaks/central.yml runs the central half
+        of its batch (qbhash on lksup, its section with the encrypted proxy_password in qbwrk.conf)
 """
 
 import dataclasses

@@ -77,3 +77,12 @@ def test_supervisor_list_items_keep_site_flags_and_follow_the_farm():
     # A user-mode worker may need enforce_password: it is left alone.
     assert [i["key"] for i in supervisor_list_items([linux, user_mode])] == []
     assert supervisor_list_items([linux, win_desktop], job_flags=False, enforce_password=False) == []
+
+
+def test_hashes_by_account_leaves_out_what_qbhash_refused():
+    """A refused item has no string: it is left out (the batch's check names it), never a KeyError."""
+    from ansible_collections.renderfarm.qube.plugins.filter.farm import hashes_by_account
+    results = [{"item": {"account": "render"}, "proxy_password_hash": "abc"},
+               {"item": {"account": "too_long"}, "msg": "qbhash refused the password", "failed_when_result": False},
+               {"item": {"account": "skipped"}, "skipped": True}]
+    assert hashes_by_account(results) == {"render": "abc"}
