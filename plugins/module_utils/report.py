@@ -385,7 +385,6 @@ def render_html(report):
 # Which row of a host wins when several runs name it (the supervisor is in every slice): the one
 # that says most about what happened.
 _STATUS_WEIGHT = {"failed": 5, "unreachable": 4, "ok": 3, "skipped": 2, NOT_RUN: 1}
-_ROW_FIELDS = ("role", "status") + tuple(FACT_DEFAULTS)
 
 
 def _row_from_dict(item):
