@@ -8,12 +8,7 @@ import os
 import pytest
 
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.renderfarm.qube.plugins.modules import qube_worker_info
-
-
-class AnsibleExitJson(Exception):
-    pass
 
 
 HOSTS = ('<?xml version="1.0"?>\n<hosts><host><name>w1</name><state>active</state><locked>0</locked>'
@@ -24,38 +19,29 @@ CONFIGS = {"w1": "worker_cpus = 2\nworker_logfile = /var/log/workerlog\n",
            "w2": "worker_cpus = 2\nworker_logfile = /srv/qube/workerlog\n"}
 
 
-@pytest.fixture(autouse=True)
-def module_exits(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise AnsibleExitJson(kwargs)
+@pytest.fixture
+def run(monkeypatch, run_module):
+    def run(hosts=(0, HOSTS), check=False, **args):
+        calls = []
 
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+        def run_command(self, argv, **_kw):
+            calls.append(argv)
+            if os.path.basename(argv[0]) == "qbhosts":
+                return hosts[0], hosts[1], "cannot reach the supervisor" if hosts[0] else ""
+            name = argv[-1]
+            if name in CONFIGS:
+                return 0, CONFIGS[name], ""
+            return 1, "", "worker %s unreachable" % name
 
-
-def run(monkeypatch, hosts=(0, HOSTS), check=False, **args):
-    calls = []
-
-    def run_command(self, argv, **_kw):
-        calls.append(argv)
-        if os.path.basename(argv[0]) == "qbhosts":
-            return hosts[0], hosts[1], "cannot reach the supervisor" if hosts[0] else ""
-        name = argv[-1]
-        if name in CONFIGS:
-            return 0, CONFIGS[name], ""
-        return 1, "", "worker %s unreachable" % name
-
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
-    args = dict({"workers": {"w1": {"worker_cpus": 2}, "w2": {"worker_cpus": 2}}}, **args)
-    args.update(_ansible_check_mode=check, _ansible_remote_tmp="/tmp", _ansible_keep_remote_files=False)
-    with patch_module_args(args):
-        with pytest.raises(AnsibleExitJson) as caught:
-            qube_worker_info.main()
-    return caught.value.args[0], calls
+        monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+        args = dict({"workers": {"w1": {"worker_cpus": 2}, "w2": {"worker_cpus": 2}}}, **args)
+        return run_module(qube_worker_info, args, check_mode=check, failed=False), calls
+    return run
 
 
-def test_panicked_worker_is_not_in_sync_even_with_its_configuration_right(monkeypatch):
+def test_panicked_worker_is_not_in_sync_even_with_its_configuration_right(run):
     """The old module read the configuration only: a worker in panic passed the read-back."""
-    result, calls = run(monkeypatch)
+    result, calls = run()
     w1, w2 = result["workers"]["w1"], result["workers"]["w2"]
     assert w1["ok"] and w1["state"] == "active" and w1["verdict"] == "in_sync" and w1["settled"]
     assert w2["ok"] and w2["state"] == "panic" and w2["verdict"] == "panic" and not w2["settled"]
@@ -64,29 +50,29 @@ def test_panicked_worker_is_not_in_sync_even_with_its_configuration_right(monkey
     assert [os.path.basename(c[0]) for c in calls].count("qbhosts") == 1
 
 
-def test_desktop_worker_down_is_not_running_and_a_service_worker_down_is_not(monkeypatch):
+def test_desktop_worker_down_is_not_running_and_a_service_worker_down_is_not(run):
     workers = {"w1": {"worker_cpus": 2}, "d1": {"worker_logfile": "/home/art/.qube/workerlog"}}
-    result, _ = run(monkeypatch, workers=workers, modes={"d1": "desktop"})
+    result, _ = run(workers=workers, modes={"d1": "desktop"})
     assert result["workers"]["d1"]["verdict"] == "not_running" and result["settled"]
     assert result["workers"]["d1"]["logfile"] == "/home/art/.qube/workerlog"
-    result, _ = run(monkeypatch, workers=workers)
+    result, _ = run(workers=workers)
     assert result["workers"]["d1"]["verdict"] == "down" and not result["settled"]
 
 
-def test_unlisted_service_worker_is_down(monkeypatch):
-    result, _ = run(monkeypatch, workers={"w9": {}})
+def test_unlisted_service_worker_is_down(run):
+    result, _ = run(workers={"w9": {}})
     assert result["workers"]["w9"]["state"] == "unlisted" and result["workers"]["w9"]["verdict"] == "down"
 
 
-def test_qbhosts_failure_is_unknown_not_in_sync(monkeypatch):
-    result, _ = run(monkeypatch, hosts=(1, ""))
+def test_qbhosts_failure_is_unknown_not_in_sync(run):
+    result, _ = run(hosts=(1, ""))
     assert result["state_error"] == "qbhosts --xml exited 1: cannot reach the supervisor"
     assert result["workers"]["w1"]["verdict"] == "unknown" and not result["settled"]
-    result, _ = run(monkeypatch, hosts=(0, "w1 active\n"))
+    result, _ = run(hosts=(0, "w1 active\n"))
     assert "not XML" in result["state_error"] and result["workers"]["w1"]["verdict"] == "unknown"
 
 
-def test_check_mode_without_state_reads_no_qbhosts(monkeypatch):
-    result, calls = run(monkeypatch, check=True, check_state=False)
+def test_check_mode_without_state_reads_no_qbhosts(run):
+    result, calls = run(check=True, check_state=False)
     assert result["workers"]["w2"]["verdict"] == "in_sync" and result["workers"]["w2"]["state"] == "unchecked"
     assert result["settled"] and all(os.path.basename(c[0]) == "qbadmin" for c in calls)
