@@ -9,8 +9,6 @@ import stat
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.renderfarm.qube.plugins.module_utils import confwrite
 from ansible_collections.renderfarm.qube.plugins.modules import qube_conf
 
@@ -24,44 +22,11 @@ worker_cpus = 4 # slots
 """
 
 
-class AnsibleExitJson(Exception):
-    pass
-
-
-class AnsibleFailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def module_exits(monkeypatch):
-    def exit_json(self, **kwargs):
-        kwargs.setdefault("changed", False)
-        raise AnsibleExitJson(self._return_formatted_for_test(kwargs))
-
-    def fail_json(self, msg, **kwargs):
-        kwargs.update(failed=True, msg=msg)
-        raise AnsibleFailJson(self._return_formatted_for_test(kwargs))
-
-    def formatted(self, kwargs):
-        kwargs["warnings"] = list(getattr(self, "_test_warnings", []))
-        return basic.remove_values(kwargs, self.no_log_values)
-
-    def warn(self, message):
-        self.__dict__.setdefault("_test_warnings", []).append(message)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "_return_formatted_for_test", formatted, raising=False)
-    monkeypatch.setattr(basic.AnsibleModule, "warn", warn)
-
-
-def run(args, check=False, diff=True, expect=AnsibleExitJson):
-    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_remote_tmp="/tmp",
-                _ansible_keep_remote_files=False)
-    with patch_module_args(args):
-        with pytest.raises(expect) as caught:
-            qube_conf.main()
-    return caught.value.args[0]
+@pytest.fixture
+def run(run_module):
+    def run(args, check=False, diff=True, failed=False):
+        return run_module(qube_conf, args, check_mode=check, diff=diff, failed=failed)
+    return run
 
 
 @pytest.fixture
@@ -72,7 +37,7 @@ def conf(tmp_path):
     return path
 
 
-def test_set_changes_only_the_managed_lines(conf):
+def test_set_changes_only_the_managed_lines(run, conf):
     result = run({"path": str(conf), "settings": {"qb_supervisor": "sup01", "worker_groups": ["gpu", "nuke"]}})
     assert result["changed"] and result["changed_keys"] == ["qb_supervisor", "worker_groups"]
     assert conf.read_text() == QB_CONF.replace("= old-sup", "= sup01") + 'worker_groups = "gpu,nuke"\n'
@@ -81,14 +46,14 @@ def test_set_changes_only_the_managed_lines(conf):
     assert not again["changed"] and again["msg"].endswith("is up to date")
 
 
-def test_equivalent_value_is_unchanged_and_remove_works(conf):
+def test_equivalent_value_is_unchanged_and_remove_works(run, conf):
     assert not run({"path": str(conf), "settings": {"worker_cpus": 4}})["changed"]
     result = run({"path": str(conf), "remove": ["worker_cpus", "not_there"]})
     assert result["changed_keys"] == ["worker_cpus"] and "worker_cpus = 4" not in conf.read_text()
     assert "#worker_flags" in conf.read_text()
 
 
-def test_check_mode_reports_but_does_not_write(conf, tmp_path):
+def test_check_mode_reports_but_does_not_write(run, conf, tmp_path):
     result = run({"path": str(conf), "settings": {"worker_cpus": 8}}, check=True)
     assert result["changed"] and "worker_cpus = 8 # slots" in result["diff"]["after"]
     assert conf.read_text() == QB_CONF
@@ -97,7 +62,7 @@ def test_check_mode_reports_but_does_not_write(conf, tmp_path):
     assert not missing.exists()
 
 
-def test_secrets_are_redacted_in_diff_and_output_and_force_0600(conf):
+def test_secrets_are_redacted_in_diff_and_output_and_force_0600(run, conf):
     settings = {"proxy_password": HASH, "worker_drive_map": [
         {"drive": "X:", "path": "\\\\nas\\x", "user": "render", "password_hash": DRIVE_HASH}]}
     result = run({"path": str(conf), "settings": settings, "mode": "0644"})
@@ -112,7 +77,7 @@ def test_secrets_are_redacted_in_diff_and_output_and_force_0600(conf):
     assert not again["changed"] and stat.S_IMODE(conf.stat().st_mode) == 0o600
 
 
-def test_new_secret_file_is_created_0600(tmp_path):
+def test_new_secret_file_is_created_0600(run, tmp_path):
     path = tmp_path / "qbwrk.conf"
     content = "[default]\nproxy_account = render\nproxy_password = %s\n" % HASH
     result = run({"path": str(path), "content": content})
@@ -122,27 +87,27 @@ def test_new_secret_file_is_created_0600(tmp_path):
     assert not run({"path": str(path), "content": content})["changed"]
 
 
-def test_backup_keeps_the_old_file(conf):
+def test_backup_keeps_the_old_file(run, conf):
     result = run({"path": str(conf), "settings": {"worker_cpus": 2}, "backup": True})
     assert open(result["backup_file"]).read() == QB_CONF
 
 
-def test_validate_failure_leaves_the_file_and_redacts_output(conf, tmp_path):
+def test_validate_failure_leaves_the_file_and_redacts_output(run, conf, tmp_path):
     checker = tmp_path / "check.sh"
     checker.write_text('#!/bin/sh\ncat "$1" >&2\nexit 3\n')
     checker.chmod(0o755)
     result = run({"path": str(conf), "settings": {"proxy_password": HASH}, "validate": "%s %%s" % checker,
-                  "backup": True}, expect=AnsibleFailJson)
+                  "backup": True}, failed=True)
     assert "exited 3" in result["msg"] and "proxy_password = REDACTED" in result["msg"]
     assert HASH not in json.dumps(result)
     assert conf.read_text() == QB_CONF
     assert sorted(os.listdir(str(tmp_path))) == ["check.sh", "qb.conf"]
 
 
-def test_validate_success_and_missing_placeholder(conf, tmp_path):
+def test_validate_success_and_missing_placeholder(run, conf, tmp_path):
     ok = run({"path": str(conf), "settings": {"worker_cpus": 6}, "validate": "/bin/grep -q worker_cpus %s"})
     assert ok["changed"]
-    bad = run({"path": str(conf), "settings": {"worker_cpus": 7}, "validate": "/bin/true"}, expect=AnsibleFailJson)
+    bad = run({"path": str(conf), "settings": {"worker_cpus": 7}, "validate": "/bin/true"}, failed=True)
     assert "must contain %s" in bad["msg"]
 
 
@@ -155,22 +120,22 @@ def test_validate_success_and_missing_placeholder(conf, tmp_path):
     ({"content": "a = {\n"}, "content is not a valid Qube! file"),
     ({"content": "x = 1", "settings": {"a": 1}}, "mutually exclusive"),
 ])
-def test_bad_input_fails_with_a_clear_message(conf, args, message):
-    result = run(dict(args, path=str(conf)), expect=AnsibleFailJson)
+def test_bad_input_fails_with_a_clear_message(run, conf, args, message):
+    result = run(dict(args, path=str(conf)), failed=True)
     assert message in result["msg"] and HASH not in result["msg"]
     assert conf.read_text() == QB_CONF
 
 
-def test_sectioned_file_refuses_settings_and_missing_file_without_create(tmp_path):
+def test_sectioned_file_refuses_settings_and_missing_file_without_create(run, tmp_path):
     path = tmp_path / "qbwrk.conf"
     path.write_text("[default]\nworker_cpus = 1\n")
-    assert "manage it with content" in run({"path": str(path), "settings": {"a": 1}}, expect=AnsibleFailJson)["msg"]
+    assert "manage it with content" in run({"path": str(path), "settings": {"a": 1}}, failed=True)["msg"]
     missing = str(tmp_path / "nope.conf")
     assert "create is false" in run({"path": missing, "settings": {"a": 1}, "create": False},
-                                    expect=AnsibleFailJson)["msg"]
+                                    failed=True)["msg"]
 
 
-def test_pending_file_keeps_reporting_changed_until_the_handler_removes_it(conf, tmp_path):
+def test_pending_file_keeps_reporting_changed_until_the_handler_removes_it(run, conf, tmp_path):
     marker = tmp_path / "state" / "qb.conf.restart-pending"
     args = {"path": str(conf), "settings": {"worker_cpus": 2}, "pending_file": str(marker)}
     checked = run(args, check=True)
@@ -187,7 +152,7 @@ def test_pending_file_keeps_reporting_changed_until_the_handler_removes_it(conf,
     assert not done["changed"] and not done["pending"] and done["msg"].endswith("is up to date")
 
 
-def test_leftover_temp_files_of_dead_runs_are_removed_live_ones_kept(conf, tmp_path):
+def test_leftover_temp_files_of_dead_runs_are_removed_live_ones_kept(run, conf, tmp_path):
     import subprocess
     child = subprocess.Popen(["true"])
     child.wait()
@@ -201,7 +166,7 @@ def test_leftover_temp_files_of_dead_runs_are_removed_live_ones_kept(conf, tmp_p
     assert any("interrupted earlier run removed" in warning for warning in result["warnings"])
 
 
-def test_disk_full_while_writing_fails_naming_the_file_and_leaves_it_intact(conf, tmp_path, monkeypatch):
+def test_disk_full_while_writing_fails_naming_the_file_and_leaves_it_intact(run, conf, tmp_path, monkeypatch):
     import errno
 
     def no_space(_fd):
@@ -209,27 +174,27 @@ def test_disk_full_while_writing_fails_naming_the_file_and_leaves_it_intact(conf
 
     monkeypatch.setattr(confwrite.os, "fsync", no_space)
     result = run({"path": str(conf), "settings": {"worker_cpus": 2}, "backup": True,
-                  "pending_file": str(tmp_path / "pending")}, expect=AnsibleFailJson)
+                  "pending_file": str(tmp_path / "pending")}, failed=True)
     assert result["msg"] == ("%s: could not write the new content to a temporary file in %s: [Errno 28] "
                              "No space left on device; %s is unchanged" % (conf, tmp_path, conf))
     assert conf.read_text() == QB_CONF
     assert sorted(os.listdir(str(tmp_path))) == ["qb.conf"]
 
 
-def test_failed_backup_leaves_no_partial_copy_and_no_temp_file(conf, tmp_path, monkeypatch):
+def test_failed_backup_leaves_no_partial_copy_and_no_temp_file(run, conf, tmp_path, monkeypatch):
     import errno
 
     def no_space(_src, _dst, *args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(confwrite.shutil, "copyfileobj", no_space)
-    result = run({"path": str(conf), "settings": {"worker_cpus": 2}, "backup": True}, expect=AnsibleFailJson)
+    result = run({"path": str(conf), "settings": {"worker_cpus": 2}, "backup": True}, failed=True)
     assert "could not back up the current file: [Errno 28] No space left on device" in result["msg"]
     assert conf.read_text() == QB_CONF
     assert sorted(os.listdir(str(tmp_path))) == ["qb.conf"]
 
 
-def test_backup_of_a_secret_file_is_never_wider_than_0600(conf):
+def test_backup_of_a_secret_file_is_never_wider_than_0600(run, conf):
     settings = {"proxy_password": HASH}
     run({"path": str(conf), "settings": settings})
     result = run({"path": str(conf), "settings": dict(settings, worker_cpus=3), "backup": True})
@@ -245,7 +210,7 @@ LIST_ITEMS = [{"key": "supervisor_job_flags", "present": ["disable_windows_job_o
               {"key": "supervisor_flags", "absent": ["enforce_password"]}]
 
 
-def test_list_items_keep_the_site_flags_and_drop_enforce_password(tmp_path):
+def test_list_items_keep_the_site_flags_and_drop_enforce_password(run, tmp_path):
     """CPR supervisor_job_flags.md (sites add flags) and AUTH step 4 (remove enforce_password)."""
     path = tmp_path / "qb.conf"
     path.write_text(SUPERVISOR_CONF)
@@ -258,18 +223,18 @@ def test_list_items_keep_the_site_flags_and_drop_enforce_password(tmp_path):
     assert not run({"path": str(path), "list_items": LIST_ITEMS})["changed"]
 
 
-def test_list_items_start_from_the_vendor_default_and_refuse_a_mask(tmp_path):
+def test_list_items_start_from_the_vendor_default_and_refuse_a_mask(run, tmp_path):
     path = tmp_path / "qb.conf"
     path.write_text("qb_supervisor = sup\n")
     run({"path": str(path), "list_items": LIST_ITEMS})
     # supervisor_flags unset: the vendor default has no enforce_password, nothing to write.
     assert path.read_text() == 'qb_supervisor = sup\nsupervisor_job_flags = "auto_mount,disable_windows_job_object"\n'
     path.write_text("supervisor_flags = 1027\n")
-    failed = run({"path": str(path), "list_items": LIST_ITEMS[1:]}, expect=AnsibleFailJson)
+    failed = run({"path": str(path), "list_items": LIST_ITEMS[1:]}, failed=True)
     assert "supervisor_flags is the number 1027" in failed["msg"] and path.read_text() == "supervisor_flags = 1027\n"
 
 
-def test_remove_values_takes_back_only_our_value(tmp_path):
+def test_remove_values_takes_back_only_our_value(run, tmp_path):
     path = tmp_path / "qb.conf"
     path.write_text("worker_logfile = /var/spool/qube/desktop/workerlog\nworker_pidfile = /run/site.pid\n")
     args = {"path": str(path), "remove_values": {"worker_logfile": "/var/spool/qube/desktop/workerlog",

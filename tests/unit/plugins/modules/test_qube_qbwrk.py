@@ -9,23 +9,17 @@ import stat
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.renderfarm.qube.plugins.modules import qube_qbwrk
-
-# The exit/fail harness of the qube_conf tests (autouse fixture and exception types).
-from test_qube_conf import AnsibleExitJson, AnsibleFailJson, module_exits  # noqa: F401  pylint: disable=unused-import
 
 HASH = "06dee4e09a917474ea788e4f5c105bc505cf8a5629be461d3415fe60cbbbba6a"
 FOREIGN = "# the studio's own\n[ws01]\nworker_cpus = 2\n"
 
 
-def run(args, check=False, diff=True, expect=AnsibleExitJson):
-    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_remote_tmp="/tmp",
-                _ansible_keep_remote_files=False)
-    with patch_module_args(args):
-        with pytest.raises(expect) as caught:
-            qube_qbwrk.main()
-    return caught.value.args[0]
+@pytest.fixture
+def run(run_module):
+    def run(args, check=False, diff=True, failed=False):
+        return run_module(qube_qbwrk, args, check_mode=check, diff=diff, failed=failed)
+    return run
 
 
 @pytest.fixture
@@ -47,7 +41,7 @@ def hosts(cpus=4, password=None):
             "win01": {"os": "winnt", "templates": [], "settings": dict(settings, worker_cpus=1)}}
 
 
-def test_merge_into_the_file_the_supervisor_names(sup):
+def test_merge_into_the_file_the_supervisor_names(run, sup):
     """CPR supervisor_worker_configfile.md: the path comes from the supervisor's qb.conf."""
     args = dict(sup["args"], hosts=hosts())
     result = run(args)
@@ -60,7 +54,7 @@ def test_merge_into_the_file_the_supervisor_names(sup):
     assert not again["changed"] and again["changed_hosts"] == []
 
 
-def test_check_mode_writes_nothing_and_the_diff_is_redacted(sup):
+def test_check_mode_writes_nothing_and_the_diff_is_redacted(run, sup):
     result = run(dict(sup["args"], hosts=hosts(password=HASH)), check=True)
     assert result["changed"] and sup["wrk"].read_text() == FOREIGN
     assert HASH not in repr(result) and "proxy_password = REDACTED" in result["diff"]["after"]
@@ -68,7 +62,7 @@ def test_check_mode_writes_nothing_and_the_diff_is_redacted(sup):
     assert HASH in sup["wrk"].read_text() and HASH not in repr(real)
 
 
-def test_restricted_policy_names_every_worker(sup):
+def test_restricted_policy_names_every_worker(run, sup):
     """CPR supervisor_host_policy.md: restricted -> every worker named in the worker config file."""
     sup["qb"].write_text(sup["qb"].read_text() + "supervisor_host_policy = restrictedbyname\n")
     result = run(dict(sup["args"], hosts={"a1": {"os": "linux"}, "a2": {"os": "linux"}}))
@@ -76,22 +70,22 @@ def test_restricted_policy_names_every_worker(sup):
     assert "[a1]\n" in sup["wrk"].read_text() and "[a2]\n" in sup["wrk"].read_text()
 
 
-def test_a_later_section_of_somebody_else_that_overrides_a_managed_key_fails_first(sup):
+def test_a_later_section_of_somebody_else_that_overrides_a_managed_key_fails_first(run, sup):
     run(dict(sup["args"], hosts=hosts()))
     text = sup["wrk"].read_text() + "[render01]\nworker_cpus = 16\n"
     sup["wrk"].write_text(text)
-    failed = run(dict(sup["args"], hosts=hosts(cpus=6)), expect=AnsibleFailJson)
+    failed = run(dict(sup["args"], hosts=hosts(cpus=6)), failed=True)
     assert "section [render01] sets it later in the file" in failed["msg"] and "nothing was changed" in failed["msg"]
     assert sup["wrk"].read_text() == text
 
 
-def test_a_bad_model_fails_with_the_fix_and_changes_nothing(sup):
+def test_a_bad_model_fails_with_the_fix_and_changes_nothing(run, sup):
     failed = run(dict(sup["args"], hosts={"render-01": {"os": "linux", "settings": {"worker_cpus": 2}}}),
-                 expect=AnsibleFailJson)
+                 failed=True)
     assert "qube_worker_name" in failed["msg"] and sup["wrk"].read_text() == FOREIGN
 
 
-def test_previous_sections_are_returned_to_put_a_failed_batch_back(sup):
+def test_previous_sections_are_returned_to_put_a_failed_batch_back(run, sup):
     run(dict(sup["args"], hosts=hosts()))
     result = run(dict(sup["args"], hosts={"render01": {"os": "linux", "settings": {"worker_cpus": 9}}}))
     assert result["changed_hosts"] == ["render01"]
@@ -100,7 +94,7 @@ def test_previous_sections_are_returned_to_put_a_failed_batch_back(sup):
     assert "[render01]\nworker_cpus = 4\n" in sup["wrk"].read_text()
 
 
-def test_a_failed_batch_is_put_back_from_the_backup_secrets_included(sup):
+def test_a_failed_batch_is_put_back_from_the_backup_secrets_included(run, sup):
     """The rollback of a batch: the worker's section as the batch's backup has it, the encrypted
     password too (it never leaves the supervisor), and the keys a read-back must see again."""
     run(dict(sup["args"], hosts=hosts(password=HASH)))
@@ -119,31 +113,31 @@ def test_a_failed_batch_is_put_back_from_the_backup_secrets_included(sup):
     assert not again["changed"] and again["restored"] == {"render01": {}}
 
 
-def test_restore_needs_its_backup_and_excludes_hosts(sup, tmp_path):
+def test_restore_needs_its_backup_and_excludes_hosts(run, sup, tmp_path):
     failed = run(dict(sup["args"], restore={"render01": "linux"}, restore_from=str(tmp_path / "gone")),
-                 expect=AnsibleFailJson)
+                 failed=True)
     assert "does not exist" in failed["msg"] and sup["wrk"].read_text() == FOREIGN
     failed = run(dict(sup["args"], hosts=hosts(), restore={"render01": "linux"}, restore_from=str(sup["wrk"])),
-                 expect=AnsibleFailJson)
+                 failed=True)
     assert "mutually exclusive" in failed["msg"]
 
 
-def test_a_batch_write_leaves_the_take_over_to_the_supervisor_play(sup):
+def test_a_batch_write_leaves_the_take_over_to_the_supervisor_play(run, sup):
     old = "# Managed by Ansible (renderfarm.qube.supervisor_config). Changes made here are overwritten.\n" \
           "[default]\nworker_cpus = 4\n"
     sup["wrk"].write_text(old)
-    failed = run(dict(sup["args"], hosts=hosts(), takeover=False), expect=AnsibleFailJson)
+    failed = run(dict(sup["args"], hosts=hosts(), takeover=False), failed=True)
     assert "run the supervisor play first" in failed["msg"] and sup["wrk"].read_text() == old
     taken = run(dict(sup["args"], known_hosts={"render01": "linux", "win01": "winnt"}))
     assert taken["changed"] and "[render01]\nworker_cpus = 4\n" in sup["wrk"].read_text()
     assert run(dict(sup["args"], hosts={"render01": hosts()["render01"]}, takeover=False))["changed"] is False
 
 
-def test_the_push_runs_after_a_change_and_stays_owed_when_it_fails(sup, tmp_path):
+def test_the_push_runs_after_a_change_and_stays_owed_when_it_fails(run, sup, tmp_path):
     marker, pushed = tmp_path / "push-pending", tmp_path / "pushed"
     args = dict(sup["args"], pending_file=str(marker))
     failed = run(dict(args, hosts=hosts(), push=["/bin/sh", "-c", "echo 'cannot reach the supervisor' >&2; exit 2"]),
-                 expect=AnsibleFailJson)
+                 failed=True)
     assert "render01" in failed["changed_hosts"] and "[render01]" in sup["wrk"].read_text()
     assert "cannot reach the supervisor" in failed["push_error"] and marker.exists()
     # Nothing changes now, but the push is owed: it runs, and the marker goes.
@@ -156,8 +150,8 @@ def test_the_push_runs_after_a_change_and_stays_owed_when_it_fails(sup, tmp_path
     assert predicted["changed"] and not predicted["pushed"] and not pushed.exists()
 
 
-def test_a_run_waits_for_the_lock_of_another(sup):
+def test_a_run_waits_for_the_lock_of_another(run, sup):
     with open(sup["args"]["lock_file"], "a") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
-        failed = run(dict(sup["args"], hosts=hosts(), lock_timeout=1), expect=AnsibleFailJson)
+        failed = run(dict(sup["args"], hosts=hosts(), lock_timeout=1), failed=True)
     assert "another run holds" in failed["msg"] and sup["wrk"].read_text() == FOREIGN
