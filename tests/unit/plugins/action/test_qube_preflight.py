@@ -3,26 +3,26 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """qube_preflight: direct calls, and a real ansible-playbook run on localhost."""
 
+import functools
 import json
 import os
 import subprocess
 import sys
 import textwrap
-from unittest.mock import MagicMock
+
+import pytest
 
 from ansible_collections.renderfarm.qube.plugins.action.qube_preflight import (
     ActionModule, is_vaulted, role_variables,
 )
 
 
-def action(args):
-    task = MagicMock(args=args, async_val=0, check_mode=False)
-    connection = MagicMock()
-    connection._shell.tmpdir = "/nonexistent"
-    return ActionModule(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+@pytest.fixture
+def action(make_action):
+    return functools.partial(make_action, ActionModule)
 
 
-def test_ok_summary():
+def test_ok_summary(action):
     hostvars = {"a1": {"qube_worker_cpus": 2, "qube_proxy_password": "s3cret-a1"},
                 "w1": {"ansible_connection": "winrm", "qube_proxy_password": "s3cret-w1",
                        "qube_worker_install": False}}
@@ -32,7 +32,7 @@ def test_ok_summary():
     assert result["msg"] == "qube_preflight: 2 host(s) checked, no problems (1 linux, 1 winnt)"
 
 
-def test_all_errors_at_once():
+def test_all_errors_at_once(action):
     # a-2 needs a qbwrk.conf section of its own (its worker_cpus differs from a3's), so its name matters.
     hostvars = {"a1": {"qube_worker_cpus": "many", "qube_proxy_password": "pw"},
                 "a-2": {"qube_proxy_password": "pw", "qube_worker_cpus": 2},
@@ -43,7 +43,7 @@ def test_all_errors_at_once():
     assert "3 problem(s)" in result["msg"] and "a1: qube_worker_cpus" in result["msg"]
 
 
-def test_hosts_must_be_a_list():
+def test_hosts_must_be_a_list(action):
     assert action({"hosts": 5}).run(task_vars={"hostvars": {}})["failed"]
 
 
@@ -176,7 +176,7 @@ def test_inline_vault_values_real_run(tmp_path):
         assert secret not in proc.stdout + proc.stderr + out.read_text()
 
 
-def test_undefined_variable_is_one_problem_among_the_others():
+def test_undefined_variable_is_one_problem_among_the_others(action):
     """A variable that cannot be templated is reported by name; the host's other checks still run."""
     from ansible.errors import AnsibleUndefinedVariable
 
@@ -196,7 +196,7 @@ def test_undefined_variable_is_one_problem_among_the_others():
     assert any(e.startswith("r1: qube_worker_cpus must be an integer") for e in result["errors"])
 
 
-def test_the_roles_argument_specs_are_the_contract():
+def test_the_roles_argument_specs_are_the_contract(action):
     """Values the roles' argument specs refuse, empty and whitespace-only strings: all refused up front."""
     hostvars = {"a1": {"qube_proxy_password": "s3cret", "qube_drain_timeout": "soon", "qube_windows_msi_properties": ["x"],
                        "qube_worker_unit": "  ", "qube_macos_daemon_label": ""}}
@@ -211,7 +211,7 @@ def test_the_roles_argument_specs_are_the_contract():
     assert len(errors) == 4 and "s3cret" not in repr(result)
 
 
-def test_a_farm_without_a_supervisor_is_refused():
+def test_a_farm_without_a_supervisor_is_refused(action):
     result = action({"hosts": ["a1"], "supervisors": []}).run(
         task_vars={"hostvars": {"a1": {"qube_proxy_password": "s3cret"}}})
     assert result["failed"] and result["errors"][0].startswith("no host in the supervisors group (qube_supervisors_group)")
