@@ -32,6 +32,10 @@ Items for a user that is no longer the desktop user (``previous``: what the role
 host at its last run) are planned absent, so a flip leaves no trace even when the inventory
 changed the user. Linger and auto-logon are only ever removed when the record says this role set
 them.
+
+The plan says where files go and whether they must exist, never what they hold: the files the
+collection writes whole (systemd user unit and drop-in, XDG autostart entry, LaunchAgent plist)
+are Jinja2 templates in the collection's ``templates/worker_mode/``, rendered on the controller.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -39,7 +43,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ntpath
-import plistlib
 import posixpath
 import re
 
@@ -68,7 +71,6 @@ DEFAULT_QBDIR = {
     "Windows": "C:\\Program Files\\pfx\\qube",
 }
 _SYSTEM_ALIASES = {"Win32NT": "Windows", "MacOSX": "Darwin", "macOS": "Darwin"}
-_HEADER = "Managed by renderfarm.qube (role worker_mode); local changes are overwritten."
 # Service+Mode+Windows+User+Rights+Assignment.md: the rights a service-mode worker enables.
 WINDOWS_SERVICE_RIGHTS = ("SeTcbPrivilege", "SeIncreaseQuotaPrivilege", "SeDebugPrivilege",
                           "SeImpersonatePrivilege", "SeAssignPrimaryTokenPrivilege")
@@ -204,61 +206,6 @@ def _validate_install(host, system, install, package_files):
     return []
 
 
-def _linux_unit(binary, desktop_user, uid):
-    # A numeric uid avoids quoting domain names such as MYCORP\\artist in the unit file.
-    return "\n".join([
-        "# " + _HEADER,
-        "[Unit]",
-        "Description=Qube! worker in Desktop User mode (runs while %s is logged in)" % desktop_user,
-        "ConditionUser=%s" % (uid if uid is not None else desktop_user),
-        "",
-        "[Service]",
-        "Type=simple",
-        # Not the user manager's default PATH (on Debian, root's login PATH with the sbin folders).
-        "Environment=PATH=/usr/local/bin:/usr/bin:/bin",
-        "ExecStart=%s" % binary,
-        "Restart=on-failure",
-        "RestartSec=5",
-        "",
-        "[Install]",
-        "WantedBy=default.target",
-        "",
-    ])
-
-
-def _linux_dropin(system_user):
-    return "\n".join([
-        "# " + _HEADER,
-        "# Service mode: the worker runs as %s and starts jobs as the proxy or submitting user."
-        % system_user,
-        "[Service]",
-        "User=%s" % system_user,
-        "",
-    ])
-
-
-def _autostart_entry():
-    # The user unit starts at login already; in a graphical session this hands the session's
-    # display to the user manager and restarts the worker once so it can reach the screen.
-    return "\n".join([
-        "# " + _HEADER,
-        "[Desktop Entry]",
-        "Type=Application",
-        "Name=Qube! Desktop Worker",
-        "Comment=Give the Qube! desktop worker this session's display",
-        "Exec=sh -c \"systemctl --user import-environment DISPLAY WAYLAND_DISPLAY XAUTHORITY; "
-        "systemctl --user restart %s\"" % USER_UNIT,
-        "NoDisplay=true",
-        "Terminal=false",
-        "X-GNOME-Autostart-enabled=true",
-        "",
-    ])
-
-
-def _plist(data):
-    return plistlib.dumps(data, fmt=plistlib.FMT_XML, sort_keys=True).decode("utf-8")
-
-
 def _users_in_scope(mode, desktop_user, previous):
     """The desktop user (active in desktop mode) plus every user whose items must be removed."""
     users = []
@@ -291,9 +238,8 @@ def _desktop_dir(mode, desktop_user, accounts, path):
     return entry
 
 
-def _linux(mode, desktop_user, linger, accounts, previous, qbdir, names, desktop_worker_dir):
+def _linux(mode, desktop_user, linger, accounts, previous, names, desktop_worker_dir):
     desktop = mode == "desktop"
-    binary = worker_binary("Linux", qbdir)
     unit_path = posixpath.join(USER_UNIT_DIR, USER_UNIT)
     unit = names["worker_unit"]
     users = []
@@ -319,28 +265,14 @@ def _linux(mode, desktop_user, linger, accounts, previous, qbdir, names, desktop
         "system_dropin": {
             "dir": "/etc/systemd/system/%s.service.d" % unit,
             "path": "/etc/systemd/system/%s.service.d/%s" % (unit, SYSTEM_DROPIN_NAME),
-            "state": "absent" if desktop else "present",
-            "content": _linux_dropin("root")},
+            "state": "absent" if desktop else "present"},
         "user_unit": {"name": USER_UNIT, "path": unit_path,
-                      "state": "present" if desktop else "absent",
-                      "content": _linux_unit(binary, desktop_user, (accounts.get(desktop_user) or {}).get("uid"))
-                      if desktop else ""},
+                      "state": "present" if desktop else "absent"},
         "user_unit_link": {"path": posixpath.join(USER_UNIT_DIR, "default.target.wants", USER_UNIT),
                            "src": unit_path, "state": "link" if desktop else "absent"},
-        "autostart_content": _autostart_entry(),
         "desktop_dir": _desktop_dir(mode, desktop_user, accounts, desktop_worker_dir),
         "users": users,
     }
-
-
-def _agent_plist(label, binary):
-    """Our LaunchAgent: the vendor's label, the worker binary, and a marker comment saying it is ours."""
-    data = {"Label": label, "ProgramArguments": [binary], "RunAtLoad": True,
-            "KeepAlive": {"SuccessfulExit": False}, "LimitLoadToSessionType": "Aqua",
-            "ProcessType": "Interactive"}
-    text = _plist(data)
-    head, sep, rest = text.partition("<plist")
-    return data, "%s<!-- %s -->\n%s%s" % (head, _HEADER, sep, rest)
 
 
 def is_ours(text):
@@ -377,11 +309,9 @@ def launchd_disabled(text, label):
     return False
 
 
-def _darwin(mode, desktop_user, accounts, previous, qbdir, names, desktop_worker_dir, daemon_plist):
+def _darwin(mode, desktop_user, accounts, previous, names, desktop_worker_dir, daemon_plist):
     desktop = mode == "desktop"
-    binary = worker_binary("Darwin", qbdir)
     agent_label = names["agent_label"]
-    agent_data, agent_content = _agent_plist(agent_label, binary)
     users = []
     for user, active in _users_in_scope(mode, desktop_user, previous):
         account = accounts.get(user)
@@ -403,7 +333,7 @@ def _darwin(mode, desktop_user, accounts, previous, qbdir, names, desktop_worker
                    "path": daemon_plist or "/Library/LaunchDaemons/%s.plist" % label,
                    "target": "system/%s" % label,
                    "enabled": not desktop, "loaded": not desktop},
-        "agent": {"label": agent_label, "content": agent_content, "data": agent_data},
+        "agent": {"label": agent_label},
         "desktop_dir": _desktop_dir(mode, desktop_user, accounts, desktop_worker_dir),
         "users": users,
     }
@@ -540,10 +470,10 @@ def plan(mode, os_family, desktop_user=None, linger=False, accounts=None, previo
                    "auto_logon": bool(auto_logon) and mode == "desktop" and system == "Windows"},
     }
     if system == "Linux":
-        result["linux"] = _linux(mode, desktop_user, linger, accounts, previous, qbdir, names,
+        result["linux"] = _linux(mode, desktop_user, linger, accounts, previous, names,
                                  desktop_worker_dir)
     elif system == "Darwin":
-        result["darwin"] = _darwin(mode, desktop_user, accounts, previous, qbdir, names,
+        result["darwin"] = _darwin(mode, desktop_user, accounts, previous, names,
                                    desktop_worker_dir, daemon_plist)
     else:
         windows = _windows(mode, desktop_user, auto_logon, accounts, previous, qbdir, names,

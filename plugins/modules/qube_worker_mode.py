@@ -64,6 +64,26 @@ options:
     description: Name of the worker's system unit, without C(.service).
     type: str
     default: worker
+  dropin_content:
+    description:
+      - Content of the system unit's drop-in C(/etc/systemd/system/<worker_unit>.service.d/renderfarm-qube-mode.conf)
+        that pins the worker to root in service mode; required when O(mode=service).
+      - The role renders it on the controller from C(qube_systemd_dropin_template) (default
+        C(templates/worker_mode/systemd-dropin.conf.j2) of the collection).
+    type: str
+  user_unit_content:
+    description:
+      - Content of the user unit C(/etc/systemd/user/qube-desktop-worker.service); required when O(mode=desktop).
+      - The role renders it from C(qube_systemd_user_unit_template) (default
+        C(templates/worker_mode/systemd-user-unit.service.j2)).
+    type: str
+  autostart_content:
+    description:
+      - Content of the XDG autostart entry C(~/.config/autostart/qube-desktop-worker.desktop);
+        required when O(mode=desktop).
+      - The role renders it from C(qube_xdg_autostart_template) (default
+        C(templates/worker_mode/xdg-autostart.desktop.j2)).
+    type: str
   record_path:
     description: Where the applied mode is recorded for the next run.
     type: path
@@ -123,16 +143,23 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Desktop User mode for artist
+- name: Desktop User mode for artist (uid 1001)
   renderfarm.qube.qube_worker_mode:
     mode: desktop
     desktop_user: artist
+    user_unit_content: >-
+      {{ lookup('ansible.builtin.template', 'systemd-user-unit.service.j2', template_vars={'desktop_user': 'artist',
+         'desktop_uid': 1001, 'worker_binary': '/usr/local/pfx/qube/sbin/worker'}) }}
+    autostart_content: >-
+      {{ lookup('ansible.builtin.template', 'xdg-autostart.desktop.j2',
+         template_vars={'user_unit': 'qube-desktop-worker.service'}) }}
     host: "{{ inventory_hostname }}"
   register: mode_result
 
 - name: Service mode
   renderfarm.qube.qube_worker_mode:
     mode: service
+    dropin_content: "{{ lookup('ansible.builtin.template', 'systemd-dropin.conf.j2', template_vars={'service_user': 'root'}) }}"
 """
 
 RETURN = r"""
@@ -454,7 +481,8 @@ def _parents(path):
     return found
 
 
-def apply_linux(app, linux, record_path, record, host="this host"):
+def apply_linux(app, linux, contents, record_path, record, host="this host"):
+    """Apply the Linux part of the plan; ``contents`` holds the rendered ``dropin``, ``user_unit``, ``autostart``."""
     unit = linux["system_unit"]["name"]
     user_unit = linux["user_unit"]
     managers = [u for u in linux["users"] if u["exists"] and user_manager_running(app, u["uid"])]
@@ -474,7 +502,7 @@ def apply_linux(app, linux, record_path, record, host="this host"):
     dropin = linux["system_dropin"]
     if dropin["state"] == "present":
         app.directory(dropin["dir"])
-        dropin_changed = app.file(dropin["path"], dropin["content"])
+        dropin_changed = app.file(dropin["path"], contents["dropin"])
     else:
         dropin_changed = app.absent(dropin["path"])
         app.empty_folder_absent(dropin["dir"])
@@ -482,7 +510,7 @@ def apply_linux(app, linux, record_path, record, host="this host"):
     link = linux["user_unit_link"]
     if user_unit["state"] == "present":
         app.directory(os.path.dirname(user_unit["path"]))
-        unit_changed = app.file(user_unit["path"], user_unit["content"])
+        unit_changed = app.file(user_unit["path"], contents["user_unit"])
         app.directory(os.path.dirname(link["path"]))
         app.link(link["path"], link["src"])
     else:
@@ -493,7 +521,7 @@ def apply_linux(app, linux, record_path, record, host="this host"):
         if entry["exists"]:
             if entry["autostart_state"] == "present":
                 app.directory(entry["autostart_dir"], entry["uid"], entry["gid"], 0o755)
-                app.file(entry["autostart_path"], linux["autostart_content"], entry["uid"], entry["gid"], 0o644)
+                app.file(entry["autostart_path"], contents["autostart"], entry["uid"], entry["gid"], 0o644)
             else:
                 app.absent(entry["autostart_path"])
         lingering = os.path.exists(os.path.join(LINGER_DIR, entry["user"]))
@@ -542,12 +570,17 @@ def main():
             host=dict(type="str", default="this host"),
             package_changed=dict(type="bool", default=False),
             pending_file=dict(type="path"),
+            dropin_content=dict(type="str"),
+            user_unit_content=dict(type="str"),
+            autostart_content=dict(type="str"),
             install_check=dict(type="dict", options=dict(
                 version=dict(type="str", default=""),
                 packages=dict(type="list", elements="str", default=[]),
                 package_files=dict(type="list", elements="str", default=[]),
             )),
         ),
+        required_if=[("mode", "service", ["dropin_content"]),
+                     ("mode", "desktop", ["user_unit_content", "autostart_content"])],
         supports_check_mode=True,
     )
     p = module.params
@@ -585,7 +618,9 @@ def main():
 
     app = Applier(module)
     try:
-        definition_changed = apply_linux(app, plan["linux"], p["record_path"], plan["record"], p["host"])
+        contents = {"dropin": p["dropin_content"], "user_unit": p["user_unit_content"],
+                    "autostart": p["autostart_content"]}
+        definition_changed = apply_linux(app, plan["linux"], contents, p["record_path"], plan["record"], p["host"])
     except OSError as exc:
         module.fail_json(msg="host %s: %s: %s" % (p["host"], exc.filename or "", exc.strerror or to_native(exc)),
                          actions=app.actions)

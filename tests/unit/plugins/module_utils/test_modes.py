@@ -3,10 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Worker mode decisions (module_utils/modes.py) and their filter entry points."""
 
+import json
 import os
 import plistlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -16,6 +18,72 @@ from ansible_collections.renderfarm.qube.plugins.module_utils import modes
 
 ARTIST = {"artist": {"home": "/home/artist", "uid": 1000, "gid": 1000}}
 BOB = {"bob": {"home": "/home/bob", "uid": 1001}}
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+TEMPLATES = os.path.join(REPO, "templates", "worker_mode")
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "mode_files")
+
+# Rendered as the role does: lookup('ansible.builtin.template', <path>, template_vars=...), in a
+# process of its own (the plugin loader must not meet this suite's collection import path).
+_RENDER = """
+import json, sys
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar, trust_as_template
+init_plugin_loader()
+out = {}
+for key, (path, tvars) in json.load(sys.stdin).items():
+    templar = Templar(loader=DataLoader(), variables={"p": path, "tv": tvars})
+    out[key] = templar.template(trust_as_template("{{ lookup('ansible.builtin.template', p, template_vars=tv) }}"))
+json.dump(out, sys.stdout)
+"""
+
+
+def render(cases):
+    """``{key: rendered text}`` for ``{key: (template file name, template_vars)}``."""
+    request = dict((key, (os.path.join(TEMPLATES, name), tvars)) for key, (name, tvars) in cases.items())
+    run = subprocess.run([sys.executable, "-c", _RENDER], input=json.dumps(request), capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+# Each default template with the inputs the role gives it, and the file the Python string builders
+# of 0.3.0 wrote for the same inputs (fixtures/mode_files/, captured before they were removed): the
+# bytes must stay the same, or every converged farm would see its files rewritten (changed != 0).
+TEMPLATE_CASES = {
+    "user_unit_artist_1001.service": ("systemd-user-unit.service.j2", {
+        "desktop_user": "artist", "desktop_uid": 1001, "worker_binary": "/usr/local/pfx/qube/sbin/worker"}),
+    "user_unit_nouid_custom_qbdir.service": ("systemd-user-unit.service.j2", {
+        "desktop_user": "MYCORP\\artist", "desktop_uid": None, "worker_binary": "/opt/pfx/qube/sbin/worker"}),
+    "dropin_root.conf": ("systemd-dropin.conf.j2", {"service_user": "root"}),
+    "autostart.desktop": ("xdg-autostart.desktop.j2", {"user_unit": modes.USER_UNIT}),
+    "agent_default.plist": ("launchagent.plist.j2", {
+        "agent_label": "com.pipelinefx.DesktopWorker", "worker_binary": "/Applications/pfx/qube/sbin/worker"}),
+    "agent_custom.plist": ("launchagent.plist.j2", {
+        "agent_label": "com.example.Worker&Co", "worker_binary": "/Apps/pfx <qube>/sbin/worker"}),
+}
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return render(TEMPLATE_CASES)
+
+
+@pytest.mark.parametrize("fixture", sorted(TEMPLATE_CASES))
+def test_default_templates_render_the_bytes_the_old_code_wrote(rendered, fixture):
+    with open(os.path.join(FIXTURES, fixture), "rb") as handle:
+        assert rendered[fixture].encode("utf-8") == handle.read()
+
+
+def test_rendered_launchagent_is_a_plist_marked_ours(rendered):
+    content = rendered["agent_default.plist"]
+    agent = plistlib.loads(content.encode())
+    assert agent["Label"] == "com.pipelinefx.DesktopWorker"
+    assert agent["LimitLoadToSessionType"] == "Aqua"
+    assert agent["ProgramArguments"] == ["/Applications/pfx/qube/sbin/worker"]
+    assert modes.is_ours(content)
+    assert plistlib.loads(rendered["agent_custom.plist"].encode())["ProgramArguments"] == [
+        "/Apps/pfx <qube>/sbin/worker"]
 
 
 # --- validate ------------------------------------------------------------------------------
@@ -100,7 +168,7 @@ def test_linux_service_plan():
     assert p["worker_binary"] == "/usr/local/pfx/qube/sbin/worker"
     assert linux["system_unit"] == {"name": "worker", "enabled": True, "state": "started"}
     assert linux["system_dropin"]["state"] == "present"
-    assert "\nUser=root\n" in linux["system_dropin"]["content"]
+    assert "content" not in linux["system_dropin"]  # rendered from a template by the role
     assert linux["user_unit"]["state"] == "absent"
     assert linux["user_unit_link"]["state"] == "absent"
     user = linux["users"][0]
@@ -121,10 +189,7 @@ def test_linux_desktop_plan():
     assert linux["system_unit"] == {"name": "worker", "enabled": False, "state": "stopped"}
     assert linux["system_dropin"]["state"] == "absent"
     assert linux["user_unit"]["path"] == "/etc/systemd/user/qube-desktop-worker.service"
-    unit = linux["user_unit"]["content"]
-    assert "\nConditionUser=1000\n" in unit
-    assert "\nExecStart=/usr/local/pfx/qube/sbin/worker\n" in unit
-    assert "\nWantedBy=default.target\n" in unit
+    assert linux["user_unit"]["state"] == "present" and "content" not in linux["user_unit"]
     assert linux["user_unit_link"] == {
         "path": "/etc/systemd/user/default.target.wants/qube-desktop-worker.service",
         "src": "/etc/systemd/user/qube-desktop-worker.service", "state": "link"}
@@ -132,13 +197,12 @@ def test_linux_desktop_plan():
     assert user["autostart_path"] == "/home/artist/.config/autostart/qube-desktop-worker.desktop"
     assert user["autostart_state"] == "present" and user["session_worker"] == "started"
     assert user["linger"] == "unmanaged"
-    assert "[Desktop Entry]\nType=Application\n" in linux["autostart_content"]
     assert p["job_flags_required"] == []
 
 
-def test_linux_unit_uses_name_when_uid_unknown():
-    unit = modes.plan("desktop", "Linux", "artist")["linux"]["user_unit"]["content"]
-    assert "\nConditionUser=artist\n" in unit
+def test_linux_unit_uses_name_when_uid_unknown(rendered):
+    assert "\nConditionUser=MYCORP\\artist\n" in rendered["user_unit_nouid_custom_qbdir.service"]
+    assert "\nConditionUser=1001\n" in rendered["user_unit_artist_1001.service"]
 
 
 def test_linger_only_when_asked_and_removed_only_when_we_set_it():
@@ -179,14 +243,15 @@ def _fake_qbdir(tmp_path):
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
 @pytest.mark.parametrize("mode", ["service", "desktop"])
 def test_rendered_units_pass_systemd_analyze(tmp_path, mode):
-    p = modes.plan(mode, "Linux", "artist", accounts=ARTIST, qbdir=_fake_qbdir(tmp_path))["linux"]
+    binary = os.path.join(_fake_qbdir(tmp_path), "sbin", "worker")
     if mode == "desktop":
         path = tmp_path / "qube-desktop-worker.service"
-        path.write_text(p["user_unit"]["content"])
+        path.write_text(render({"u": ("systemd-user-unit.service.j2", {
+            "desktop_user": "artist", "desktop_uid": 1000, "worker_binary": binary})})["u"])
     else:
         path = tmp_path / "worker.service"
-        path.write_text("[Service]\nExecStart=%s\n" % os.path.join(str(tmp_path), "qube", "sbin", "worker")
-                        + p["system_dropin"]["content"])
+        path.write_text("[Service]\nExecStart=%s\n" % binary
+                        + render({"d": ("systemd-dropin.conf.j2", {"service_user": "root"})})["d"])
     run = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)],
                          capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0, run.stderr
@@ -253,22 +318,16 @@ def test_darwin_desktop_plan_disables_the_daemon_and_renders_our_launchagent():
     assert user["agent_path"] == "/Users/artist/Library/LaunchAgents/com.pipelinefx.DesktopWorker.plist"
     assert user["agent_state"] == "present"
     assert user["gui_domain"] == "gui/501"
-    content = p["darwin"]["agent"]["content"]
-    agent = plistlib.loads(content.encode())
-    assert agent["Label"] == "com.pipelinefx.DesktopWorker"
-    assert agent["LimitLoadToSessionType"] == "Aqua"
-    assert agent["ProgramArguments"] == ["/Applications/pfx/qube/sbin/worker"]
-    assert modes.is_ours(content)
-    assert content.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist')
+    assert p["darwin"]["agent"] == {"label": "com.pipelinefx.DesktopWorker"}  # content: a template
+    assert p["worker_binary"] == "/Applications/pfx/qube/sbin/worker"
     folder = p["darwin"]["desktop_dir"]
     assert folder["state"] == "present" and folder["uid"] == 501 and folder["gid"] == 20
     assert folder["path"] == "/var/spool/qube/desktop" and folder["parent"] == "/var/spool/qube"
 
 
-def test_plist_rendering_is_deterministic():
-    one = modes.plan("desktop", "Darwin", "a", accounts={"a": {"home": "/Users/a", "uid": 1}})
-    two = modes.plan("desktop", "Darwin", "a", accounts={"a": {"home": "/Users/a", "uid": 1}})
-    assert one["darwin"]["agent"]["content"] == two["darwin"]["agent"]["content"]
+def test_plist_rendering_is_deterministic(rendered):
+    again = render({"a": TEMPLATE_CASES["agent_default.plist"]})["a"]
+    assert again == rendered["agent_default.plist"]
 
 
 VENDOR_AGENT = """<?xml version="1.0" encoding="UTF-8"?>
@@ -501,9 +560,9 @@ def test_install_needs_package_files_off_linux_and_the_right_type():
 
 
 @pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="needs desktop-file-utils")
-def test_autostart_entry_passes_desktop_file_validate(tmp_path):
+def test_autostart_entry_passes_desktop_file_validate(tmp_path, rendered):
     entry = tmp_path / "qube-desktop-worker.desktop"
-    entry.write_text(modes.plan("desktop", "Linux", "artist")["linux"]["autostart_content"])
+    entry.write_text(rendered["autostart.desktop"])
     run = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True,
                          timeout=60, check=False)
     assert run.returncode == 0 and not run.stdout.strip(), run.stdout + run.stderr

@@ -137,7 +137,8 @@ def test_system_unit_follows_the_plan(tmp_path, monkeypatch, mode, previous, ena
         user["exists"] = False  # no user manager or autostart in this test
     module = Module()
     app = qwm.Applier(module)
-    qwm.apply_linux(app, linux, str(tmp_path / "state" / "worker_mode.json"), plan["record"])
+    contents = {"dropin": "[Service]\nUser=root\n", "user_unit": "[Unit]\n", "autostart": "[Desktop Entry]\n"}
+    qwm.apply_linux(app, linux, contents, str(tmp_path / "state" / "worker_mode.json"), plan["record"])
     unit_actions = [a for a in app.actions if a.split()[0] in ("enable", "disable", "start", "stop")]
     assert unit_actions == expect
     # Desktop mode: the desktop worker's folder exists before anything could start the worker.
