@@ -65,15 +65,29 @@ options:
         key: supervisors_group
     env:
       - name: QUBE_REPORT_SUPERVISORS_GROUP
+  html_template:
+    description:
+      - A Jinja2 template file for C(qube-report.html), to use instead of the collection's
+        C(templates/qube-report.html.j2) (copy that file to start from; its first lines list what
+        the page is given). It is rendered on the controller with autoescape on.
+      - When the file does not exist, the callback is not loaded (C(ansible-playbook) warns, naming
+        this option) and no report is written.
+    type: path
+    version_added: 0.4.0
+    ini:
+      - section: qube_report
+        key: html_template
+    env:
+      - name: QUBE_REPORT_HTML_TEMPLATE
 """
 
-import html
 import json
 import os
 import tempfile
 from datetime import datetime, timezone
 
 from ansible import context
+from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
 from ansible.utils.color import stringc
 from ansible_collections.renderfarm.qube.plugins.module_utils.report import (
@@ -81,18 +95,22 @@ from ansible_collections.renderfarm.qube.plugins.module_utils.report import (
     HostRow,
     RunInfo,
     clean_text,
-    render_html,
     render_table,
     sanitize_fact,
     to_dict,
+)
+from ansible_collections.renderfarm.qube.plugins.plugin_utils.report_html import (
+    INCOMPLETE,
+    render_html,
+    template_file,
 )
 
 FACT_NAME = "qube_report"
 JSON_NAME = "qube-report.json"
 HTML_NAME = "qube-report.html"
 RECAP_KEYS = ("ok", "changed", "failures", "unreachable", "skipped", "rescued", "ignored")
-INCOMPLETE = ("This run has not finished: ansible-playbook is still running, or it was killed or crashed "
-              "before its end. Hosts may be mid-change; run the playbook again.")
+HTML_TEMPLATE_OPTION = ("qube_report callback option html_template (QUBE_REPORT_HTML_TEMPLATE, "
+                        "ansible.cfg [qube_report] html_template)")
 TASK_NAME_LIMIT = 120
 TONE_COLORS = {"good": "green", "bad": "bright red", "neutral": "dark gray", "info": "bright blue",
                "accent": "magenta", "warn": "yellow"}
@@ -147,31 +165,35 @@ def task_name(task_result):
     return clean_text(name, TASK_NAME_LIMIT)
 
 
-def report_texts(report, failures, complete):
-    """JSON and HTML text of ``report``; ``failures`` is ``{host: (status, task name)}``.
+def report_data(report, failures):
+    """:func:`to_dict` of ``report`` with, per host, ``failed_at`` (the task where a failed or
+    unreachable host stopped, ``""`` otherwise), and ``{host: (status, task)}`` of those hosts.
 
-    The JSON is :func:`to_dict` plus ``complete`` and, per host, ``failed_at`` (the task where a
-    failed or unreachable host stopped, ``""`` otherwise). The HTML page gets the same facts as
-    a notice above its footer.
+    ``failures`` is ``{host: (status, task name)}``.
     """
     data = to_dict(report)
-    data["complete"] = complete
-    if not complete:
-        data["summary_line"] = INCOMPLETE
     stopped = {}
     for item in data["hosts"]:
         status, task = failures.get(item["host"], ("", ""))
         item["failed_at"] = task if status and item["status"] in ("failed", "unreachable") else ""
         if item["failed_at"]:
             stopped[item["host"]] = (item["status"], item["failed_at"])
-    notes = ['<p class="check">%s</p>' % html.escape(INCOMPLETE)] if not complete else []
-    if stopped:
-        notes.append('<ul class="meta" aria-label="failures">%s</ul>' % "".join(
-            "<li><b>%s</b> %s at <b>%s</b></li>" % (html.escape(host), html.escape(status), html.escape(task))
-            for host, (status, task) in sorted(stopped.items())))
-    page = render_html(report)
-    if notes:
-        page = page.replace("<footer>", "\n".join(notes) + "\n<footer>", 1)
+    return data, stopped
+
+
+def report_texts(report, failures, complete, template=None):
+    """JSON and HTML text of ``report`` and the hosts that stopped (see :func:`report_data`).
+
+    The JSON is :func:`report_data` plus ``complete``. The HTML page (``template``: a custom
+    template file, or None for the collection's) shows the same facts: the hosts that stopped
+    and, while the run has not finished, a note that says so. Raises AnsibleError when the
+    template cannot be rendered.
+    """
+    data, stopped = report_data(report, failures)
+    page = render_html(data, template, HTML_TEMPLATE_OPTION, complete=complete)
+    data["complete"] = complete
+    if not complete:
+        data["summary_line"] = INCOMPLETE
     return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n", page, stopped
 
 
@@ -196,6 +218,13 @@ class CallbackModule(CallbackBase):
         self._supervisors = set()
         self._playbook = ""
         self._started = _now()
+        self._template = None
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        """Read the options; a custom HTML template that is not a file stops the callback here."""
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        template = self.get_option("html_template")
+        self._template = template_file(template, HTML_TEMPLATE_OPTION) if template else None
 
     # --- run metadata and inventory ---
 
@@ -295,12 +324,12 @@ class CallbackModule(CallbackBase):
     def _write(self, report, complete):
         """Write the JSON and HTML files; the hosts that stopped, or None when writing failed."""
         report_dir = self.get_option("report_dir")
-        json_text, page, stopped = report_texts(report, self._failures, complete)
         try:
+            json_text, page, stopped = report_texts(report, self._failures, complete, self._template)
             os.makedirs(report_dir, exist_ok=True)
             for name, text in ((JSON_NAME, json_text), (HTML_NAME, page)):
                 write_atomic(os.path.join(report_dir, name), text)
-        except OSError as exc:
+        except (OSError, AnsibleError) as exc:
             self._display.warning("qube_report: could not write the report into %s: %s" % (report_dir, exc))
             return None
         return stopped
@@ -310,7 +339,7 @@ class CallbackModule(CallbackBase):
         report = self.build_report(stats)
         self._display.banner("QUBE! FARM REPORT")
         self._display.display(render_table(report, colorize=colorize).rstrip("\n"))
-        _json, _page, stopped = report_texts(report, self._failures, True)
+        _data, stopped = report_data(report, self._failures)
         for host, (status, task) in sorted(stopped.items()):
             self._display.display("%s %s at: %s" % (host, colorize(status, "bad"), task))
         if self._write(report, complete=True) is None:

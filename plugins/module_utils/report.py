@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: renderfarm.qube contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The farm report: a model of one ``ansible-playbook`` run and three renderings of it.
+"""The farm report: a model of one ``ansible-playbook`` run, its terminal table and its JSON.
 
 Pure functions, no Ansible imports: the ``qube_report`` callback builds a :class:`FarmReport`
-and writes :func:`render_table` (terminal), :func:`render_json` and :func:`render_html`.
+and writes :func:`render_table` (terminal) and :func:`render_json`; the HTML page is the
+template ``templates/qube-report.html.j2`` rendered from :func:`to_dict` on the controller
+(``plugins/plugin_utils/report_html.py``).
 
 Roles hand over per-host state in the ``qube_report`` fact. :func:`sanitize_fact` keeps only the
 whitelisted keys of :data:`FACT_KEYS`, takes only scalar values and shortens them, so a secret
@@ -15,7 +17,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import html
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -264,120 +265,6 @@ def render_table(report, colorize=None):
         out.append("(no hosts)")
     out.append(report.summary_line())
     return "\n".join(out) + "\n"
-
-
-# --- HTML ----------------------------------------------------------------------------------
-
-_CSS = """
-*{box-sizing:border-box}
-body{margin:0;padding:24px 32px;background:#f6f7f9;color:#1f2328;
- font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif}
-h1{margin:0 0 4px;font-size:22px}
-.meta{color:#57606a;margin:0 0 16px}
-.meta b{color:#1f2328;font-weight:600}
-.check{background:#fff4ce;color:#7a5200;border-radius:4px;padding:1px 8px;font-weight:600}
-.summary{display:flex;flex-wrap:wrap;gap:10px;margin:0 0 18px;padding:0;list-style:none}
-.summary li{background:#fff;border:1px solid #d8dee4;border-left-width:5px;border-radius:6px;
- padding:8px 14px;min-width:116px}
-.summary .n{display:block;font-size:22px;font-weight:700;line-height:1.1}
-.summary .l{color:#57606a;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
-.summary .good{border-left-color:#1a7f37}.summary .bad{border-left-color:#cf222e}
-.summary .info{border-left-color:#2f6fd6}.summary .neutral{border-left-color:#8c959f}
-.summary .bad.zero{border-left-color:#d8dee4}
-table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #d8dee4;border-radius:6px}
-th,td{text-align:left;padding:8px 10px;border-bottom:1px solid #eaeef2;vertical-align:middle}
-th{background:#eef1f4;font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#424a53}
-tr.row-bad td:first-child{box-shadow:inset 4px 0 0 #cf222e}
-td.host{font-weight:600;font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.job-identity{white-space:nowrap}
-td.detail{color:#424a53;min-width:220px;max-width:360px}
-.scroll{overflow-x:auto}
-.meta span{white-space:nowrap}
-.badge{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600;
- white-space:nowrap;border:1px solid transparent}
-.good{background:#dafbe1;color:#116329;border-color:#aceebb}
-.bad{background:#ffebe9;color:#a40e26;border-color:#ffcecb}
-.neutral{background:#eef1f4;color:#57606a;border-color:#d8dee4}
-.info{background:#ddf4ff;color:#0a4fa8;border-color:#b6e3ff}
-.accent{background:#fbefff;color:#6e2fa8;border-color:#ecd8fb}
-.warn{background:#fff8c5;color:#7a5200;border-color:#f0dc8a}
-.summary li.good,.summary li.bad,.summary li.info,.summary li.neutral{background:#fff;color:#1f2328}
-.muted{color:#8c959f}
-footer{margin-top:14px;color:#8c959f;font-size:12px}
-"""
-
-_HTML_COLUMNS = (("Host", "host"), ("Role", "role"), ("Run status", "status"), ("Mode", "mode"),
-                 ("Job identity", "job_identity"), ("Execution", "execution_mode"),
-                 ("Config", "config_state"), ("Validation", "validation"), ("Last proven", "validated_at"),
-                 ("Central", "central"),
-                 ("Changed", "changed"),
-                 ("Detail", "detail"))
-_BADGE_ATTRS = ("status", "mode", "execution_mode", "config_state", "validation", "central")
-
-
-def _esc(value):
-    return html.escape(str(value), quote=True)
-
-
-def _html_cell(row, attr):
-    value = getattr(row, attr)
-    if attr in _BADGE_ATTRS and value:
-        return '<td><span class="badge %s">%s</span></td>' % (tone(value), _esc(value))
-    if attr == "changed":
-        inner = '<span class="badge warn">%d</span>' % value if value else '<span class="muted">0</span>'
-        return '<td class="num">%s</td>' % inner
-    if not value:
-        return '<td class="%s"><span class="muted">%s</span></td>' % (attr.replace("_", "-"), EMPTY)
-    return '<td class="%s">%s</td>' % (attr.replace("_", "-"), _esc(value))
-
-
-def _summary_items(summary):
-    items = [("workers", "Workers", "info"), ("service", "Service mode", "info"),
-             ("desktop", "Desktop mode", "info"), ("validated", "Validated", "good"),
-             ("failed", "Failed", "bad"), ("unreachable", "Unreachable", "bad"),
-             ("not_run", "Not run", "neutral"), ("changed", "Changed tasks", "neutral")]
-    out = []
-    for key, label, css in items:
-        zero = " zero" if css == "bad" and not summary[key] else ""
-        out.append('<li class="%s%s"><span class="n">%d</span><span class="l">%s</span></li>'
-                   % (css, zero, summary[key], _esc(label)))
-    return "\n".join(out)
-
-
-def render_html(report):
-    """One self-contained HTML page: inline CSS, no scripts, no external resources."""
-    run = report.run
-    rows = []
-    for row in report.rows:
-        css = ' class="row-bad"' if tone(row.status) == "bad" else ""
-        rows.append("<tr%s>%s</tr>" % (css, "".join(_html_cell(row, attr) for _t, attr in _HTML_COLUMNS)))
-    if not rows:
-        rows.append('<tr><td colspan="%d" class="muted">No hosts in this run.</td></tr>' % len(_HTML_COLUMNS))
-    check = ""
-    if run.check_mode:
-        check = ' <span class="check">check mode: hosts untouched, &quot;changed&quot; = would change</span>'
-
-    head = "".join("<th>%s</th>" % _esc(title) for title, _a in _HTML_COLUMNS)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        "<title>Qube! farm report - %(playbook)s</title>\n<style>%(css)s</style>\n</head>\n<body>\n"
-        "<h1>Qube! farm report</h1>\n"
-        '<p class="meta"><span>Playbook <b>%(playbook)s</b></span> &middot; '
-        "<span>started <b>%(started)s</b></span> &middot; <span>ended <b>%(ended)s</b></span> &middot; "
-        "<span>duration <b>%(duration)s</b></span> &middot; "
-        "<span>check mode <b>%(check_word)s</b></span>%(check)s</p>\n"
-        '<ul class="summary" aria-label="summary">\n%(summary)s\n</ul>\n'
-        '<div class="scroll">\n<table>\n<thead><tr>%(head)s</tr></thead>\n'
-        "<tbody>\n%(rows)s\n</tbody>\n</table>\n</div>\n"
-
-        "<footer>%(line)s</footer>\n</body>\n</html>\n"
-    ) % {"playbook": _esc(run.playbook or EMPTY), "started": _esc(run.started or EMPTY),
-         "ended": _esc(run.ended or EMPTY), "duration": _esc(run.duration() or EMPTY),
-         "check_word": "yes" if run.check_mode else "no",
-         "check": check, "css": _CSS, "summary": _summary_items(report.summary()), "head": head,
-         "rows": "\n".join(rows), "line": _esc(report.summary_line())}
 
 
 # --- several runs (job slices) as one farm -------------------------------------------------------

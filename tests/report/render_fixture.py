@@ -6,25 +6,30 @@
 
 Usage: render_fixture.py OUT_DIR [FIXTURE_JSON]
 
-Loads ``plugins/module_utils/report.py`` straight from this checkout (it is pure Python), so it
-runs without an installed collection; used to look at the HTML in a browser (screenshot.sh).
+Imports the collection from this checkout (through a temporary ``ansible_collections`` tree, as
+the unit tests do), so it runs without an installed collection; the page is the collection's
+template. Used to look at the HTML in a browser (screenshot.sh).
 """
 
-import importlib.util
+import importlib
 import json
 import os
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPORT_PY = os.path.join(HERE, "..", "..", "plugins", "module_utils", "report.py")
+REPO = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_FIXTURE = os.path.join(HERE, "fixtures", "sample_run.json")
 
 
 def load_report_module():
-    """The report module, imported from its file."""
-    spec = importlib.util.spec_from_file_location("qube_report_model", REPORT_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """The report module of this checkout (and its HTML renderer as ``module.html``)."""
+    base = tempfile.mkdtemp(prefix="qube-report-fixture-")
+    os.makedirs(os.path.join(base, "ansible_collections", "renderfarm"))
+    os.symlink(REPO, os.path.join(base, "ansible_collections", "renderfarm", "qube"))
+    sys.path.insert(0, base)
+    module = importlib.import_module("ansible_collections.renderfarm.qube.plugins.module_utils.report")
+    module.html = importlib.import_module("ansible_collections.renderfarm.qube.plugins.plugin_utils.report_html")
     return module
 
 
@@ -46,7 +51,7 @@ def main(argv):
     report = build_report(module, argv[2] if len(argv) == 3 else DEFAULT_FIXTURE)
     os.makedirs(out_dir, exist_ok=True)
     for name, text in (("qube-report.json", module.render_json(report)),
-                       ("qube-report.html", module.render_html(report))):
+                       ("qube-report.html", module.html.render_html(module.to_dict(report)))):
         path = os.path.join(out_dir, name)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -14,6 +14,7 @@ import json
 import pytest
 import yaml
 from ansible import constants as C
+from ansible.errors import AnsibleError
 from ansible.executor.stats import AggregateStats
 from ansible.executor.task_result import CallbackTaskResult
 from ansible.inventory.manager import InventoryManager
@@ -283,3 +284,37 @@ def test_a_started_run_replaces_the_previous_report_with_an_incomplete_one(callb
     assert data["summary_line"].startswith("This run has not finished")
     assert data["run"]["playbook"] == "site.yml" and data["run"]["ended"] == ""
     assert "This run has not finished" in page
+
+
+def test_a_custom_html_template_is_used(callback, inventory, tmp_path, monkeypatch):
+    custom = tmp_path / "studio-report.html.j2"
+    custom.write_text("<h1>Studio</h1>{% for h in hosts %}<p>{{ h.host }} {{ h.status }} {{ h.failed_at }}</p>"
+                      "{% endfor %}{{ summary_line }}\n", encoding="utf-8")
+    monkeypatch.setenv("QUBE_REPORT_HTML_TEMPLATE", str(custom))
+    callback.set_options()
+    manager = start(callback, inventory)
+    callback.v2_runner_on_failed(named_result(manager, "render-a", {"msg": "x"}, "Step <1> & \"2\""))
+    callback.v2_playbook_on_stats(recap(**{"render-a": {"ok": 1, "failures": 1}}))
+    data, page = written(tmp_path)
+    assert page.startswith("<h1>Studio</h1>") and data["complete"] is True
+    assert "<p>render-a failed Step &lt;1&gt; &amp; &#34;2&#34;</p>" in page
+    assert not callback._display.warnings
+
+
+def test_a_missing_html_template_stops_the_callback_naming_the_option(callback, tmp_path, monkeypatch):
+    monkeypatch.setenv("QUBE_REPORT_HTML_TEMPLATE", str(tmp_path / "gone.html.j2"))
+    with pytest.raises(AnsibleError) as raised:
+        callback.set_options()
+    message = str(raised.value)
+    assert "html_template" in message and "QUBE_REPORT_HTML_TEMPLATE" in message and "gone.html.j2" in message
+
+
+def test_a_broken_html_template_warns_and_keeps_the_table(callback, inventory, tmp_path, monkeypatch):
+    broken = tmp_path / "broken.html.j2"
+    broken.write_text("{% for %}", encoding="utf-8")
+    monkeypatch.setenv("QUBE_REPORT_HTML_TEMPLATE", str(broken))
+    callback.set_options()
+    start(callback, inventory)
+    callback.v2_playbook_on_stats(recap(**{"render-a": {"ok": 1}}))
+    assert callback._display.warnings and "html_template" in callback._display.warnings[-1]
+    assert "render-a" in callback._display.text()

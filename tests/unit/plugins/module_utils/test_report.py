@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: renderfarm.qube contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests for the farm report model and its renderers (module_utils/report.py)."""
+"""Unit tests for the farm report model and its renderers (module_utils/report.py), and its HTML
+page: templates/qube-report.html.j2 through plugin_utils/report_html.py and filter qube_report_merge."""
 
 import json
 import os
@@ -10,7 +11,10 @@ from html.parser import HTMLParser
 
 import pytest
 
+from ansible.errors import AnsibleError, AnsibleFilterError
+from ansible_collections.renderfarm.qube.plugins.filter.report import report_merge
 from ansible_collections.renderfarm.qube.plugins.module_utils import report as rp
+from ansible_collections.renderfarm.qube.plugins.plugin_utils import report_html
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "report", "fixtures", "sample_run.json")
 
@@ -65,6 +69,11 @@ class PageParser(HTMLParser):
             self._cell.append(data)
         if self._in_summary_li and data.strip():
             self._summary_parts.append(data.strip())
+
+
+def render_html(report, **kwargs):
+    """The page of a FarmReport, rendered from its JSON data as the callback and the filter do."""
+    return report_html.render_html(rp.to_dict(report), **kwargs)
 
 
 def parse(page):
@@ -209,7 +218,7 @@ def test_table_marks_check_mode_and_empty_run():
 
 
 def test_html_structure_of_fixture():
-    page = rp.render_html(load_fixture_report())
+    page = render_html(load_fixture_report())
     parsed = parse(page)
     assert page.startswith("<!DOCTYPE html>")
     header, body = parsed.rows[0], parsed.rows[1:]
@@ -232,7 +241,7 @@ def test_html_structure_of_fixture():
 
 
 def test_html_is_self_contained():
-    page = rp.render_html(load_fixture_report())
+    page = render_html(load_fixture_report())
     tags = {tag for tag, _attrs in parse(page).tags}
     assert not tags & {"script", "link", "img", "iframe", "object", "embed"}
     assert not re.search(r"(?i)(https?:|//[a-z]|@import|url\()", page)
@@ -241,15 +250,61 @@ def test_html_is_self_contained():
 
 def test_html_escapes_every_value():
     fact = {"mode": "service", "job_identity": "<b>x</b>", "validation_detail": "a & \"b\" <script>alert(1)</script>"}
-    page = rp.render_html(rp.FarmReport(rp.RunInfo(playbook="<p>.yml"),
+    page = render_html(rp.FarmReport(rp.RunInfo(playbook="<p>.yml"),
                                         [rp.HostRow.build("<h>", "worker", fact, {"ok": 1})]))
     assert "<script>" not in page and "<b>x" not in page and "<h>" not in page and "<p>.yml" not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&amp; &quot;b&quot;" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&amp; &#34;b&#34;" in page
     assert "&lt;h&gt;" in page
 
 
+def test_html_escapes_hostile_values_in_every_place_a_value_goes():
+    """Host names, states, times, details, playbook and the task a host stopped at: all escaped."""
+    hostile = "<script>alert('x')</script> & \"q\""
+    data = rp.to_dict(rp.FarmReport(rp.RunInfo(playbook=hostile, started=hostile, ended=hostile),
+                                    [rp.HostRow.build(hostile, "worker", {"job_identity": hostile,
+                                                                          "validation_detail": hostile}, {"failures": 1})]))
+    data["hosts"][0]["failed_at"] = hostile
+    data["hosts"][0]["mode"] = hostile  # a value the model would never let through
+    page = report_html.render_html(data, complete=False)
+    assert "<script>" not in page and "alert('x')" not in page and '"q"' not in page
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &#34;q&#34;"
+    assert page.count(escaped) >= 7
+    assert report_html.INCOMPLETE in page and 'aria-label="failures"' in page
+
+
+def test_a_custom_template_is_used(tmp_path):
+    custom = tmp_path / "studio.html.j2"
+    custom.write_text("<p>{{ summary_line }}</p>{% for h in hosts %}<i>{{ h.host }}</i>{% endfor %}\n", encoding="utf-8")
+    report = rp.FarmReport(rp.RunInfo(), [rp.HostRow.build("<w1>", "worker", None, {"ok": 1})])
+    assert render_html(report, template=str(custom)) == "<p>%s</p><i>&lt;w1&gt;</i>\n" % report.summary_line()
+    merged = report_merge([rp.to_dict(report)], html_template=str(custom))
+    assert merged["html"].startswith("<p>1 workers") and merged["json"]["runs"] == 1
+    assert report_merge([rp.to_dict(report)], html_template="")["html"].startswith("<!DOCTYPE html>")
+
+
+def test_a_missing_custom_template_fails_naming_the_option(tmp_path):
+    missing = str(tmp_path / "nowhere.html.j2")
+    data = rp.to_dict(rp.FarmReport(rp.RunInfo()))
+    with pytest.raises(AnsibleError, match=r"^my_option: no HTML template file at .*nowhere\.html\.j2"):
+        report_html.render_html(data, template=missing, option="my_option")
+    with pytest.raises(AnsibleFilterError, match="qube_report_merge html_template: no HTML template file"):
+        report_merge([data], html_template=missing)
+
+
+def test_a_broken_custom_template_fails_naming_the_option(tmp_path):
+    broken = tmp_path / "broken.html.j2"
+    broken.write_text("{{ no_such_value }}", encoding="utf-8")
+    with pytest.raises(AnsibleError, match="my_option: the HTML template .* could not be rendered"):
+        report_html.render_html(rp.to_dict(rp.FarmReport(rp.RunInfo())), template=str(broken), option="my_option")
+
+
+def test_the_default_template_is_the_collections_own_file():
+    assert report_html.DEFAULT_TEMPLATE.endswith(os.path.join("templates", "qube-report.html.j2"))
+    assert os.path.isfile(report_html.DEFAULT_TEMPLATE)
+
+
 def test_html_check_mode_banner():
-    page = rp.render_html(rp.FarmReport(rp.RunInfo(check_mode=True)))
+    page = render_html(rp.FarmReport(rp.RunInfo(check_mode=True)))
     assert "check mode: hosts untouched, &quot;changed&quot; = would change" in page and "No hosts in this run." in page
 
 
@@ -327,4 +382,4 @@ def test_last_proven_column_tells_a_skipped_validation_from_a_passed_one():
     assert [h["validated_at"] for h in data["hosts"]] == ["2026-12-06T09:41:07Z", "2026-12-05T21:00:00Z", ""]
     merged = rp.merge_reports([data])
     assert [r.validated_at for r in merged.rows] == ["2026-12-06T09:41:07Z", "2026-12-05T21:00:00Z", ""]
-    assert "<td class=\"validated-at\">2026-12-05T21:00:00Z</td>" in rp.render_html(report)
+    assert "<td class=\"validated-at\">2026-12-05T21:00:00Z</td>" in render_html(report)
