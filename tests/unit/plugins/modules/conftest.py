@@ -8,7 +8,8 @@ and returns the result as the controller would read it: Ansible's own ``exit_jso
 run unpatched, so ``changed``/``failed``/``msg``, the no_log masking, ``invocation`` and the
 ``warnings`` (as their message strings) are the real ones.  A ``fail_json`` gives
 ``failed: True`` and ``msg``.  ``failed=True``/``False`` also asserts how the call ended.
-``run_module.raw`` is the JSON text of the last call, for tests that scan the whole output.
+``run_module.raw`` is the JSON text of the last call, for tests that scan the whole output;
+``run_module.bind(module, **defaults)`` is the same for one module, with default options.
 
     def test_something(run_module, tmp_path):
         result = run_module(qube_conf, {"path": str(tmp_path / "qb.conf")}, check_mode=True)
@@ -62,6 +63,10 @@ class ModuleRunner(object):
         if failed is not None:
             assert bool(result.get("failed")) is failed, result
         return result
+
+    def bind(self, module, **defaults):
+        """``run(args, **options)``: this runner for ``module``, ``defaults`` for the options not given."""
+        return lambda args, **options: self(module, args, **dict(defaults, **options))
 
 
 @pytest.fixture

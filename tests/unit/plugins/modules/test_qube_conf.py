@@ -24,9 +24,7 @@ worker_cpus = 4 # slots
 
 @pytest.fixture
 def run(run_module):
-    def run(args, check=False, diff=True, failed=False):
-        return run_module(qube_conf, args, check_mode=check, diff=diff, failed=failed)
-    return run
+    return run_module.bind(qube_conf, diff=True, failed=False)
 
 
 @pytest.fixture
@@ -54,11 +52,11 @@ def test_equivalent_value_is_unchanged_and_remove_works(run, conf):
 
 
 def test_check_mode_reports_but_does_not_write(run, conf, tmp_path):
-    result = run({"path": str(conf), "settings": {"worker_cpus": 8}}, check=True)
+    result = run({"path": str(conf), "settings": {"worker_cpus": 8}}, check_mode=True)
     assert result["changed"] and "worker_cpus = 8 # slots" in result["diff"]["after"]
     assert conf.read_text() == QB_CONF
     missing = tmp_path / "new.conf"
-    assert run({"path": str(missing), "settings": {"worker_cpus": 1}}, check=True)["changed"]
+    assert run({"path": str(missing), "settings": {"worker_cpus": 1}}, check_mode=True)["changed"]
     assert not missing.exists()
 
 
@@ -138,7 +136,7 @@ def test_sectioned_file_refuses_settings_and_missing_file_without_create(run, tm
 def test_pending_file_keeps_reporting_changed_until_the_handler_removes_it(run, conf, tmp_path):
     marker = tmp_path / "state" / "qb.conf.restart-pending"
     args = {"path": str(conf), "settings": {"worker_cpus": 2}, "pending_file": str(marker)}
-    checked = run(args, check=True)
+    checked = run(args, check_mode=True)
     assert checked["changed"] and not marker.exists() and not checked["pending"]
     first = run(args)
     assert first["changed"] and first["pending"] and first["pending_file"] == str(marker)
@@ -239,7 +237,7 @@ def test_remove_values_takes_back_only_our_value(run, tmp_path):
     path.write_text("worker_logfile = /var/spool/qube/desktop/workerlog\nworker_pidfile = /run/site.pid\n")
     args = {"path": str(path), "remove_values": {"worker_logfile": "/var/spool/qube/desktop/workerlog",
                                                  "worker_pidfile": "/var/spool/qube/desktop/worker.pid"}}
-    assert run(args, check=True)["changed"] and "workerlog" in path.read_text()
+    assert run(args, check_mode=True)["changed"] and "workerlog" in path.read_text()
     result = run(args)
     assert result["changed_keys"] == ["worker_logfile"] and path.read_text() == "worker_pidfile = /run/site.pid\n"
     assert not run(args)["changed"]

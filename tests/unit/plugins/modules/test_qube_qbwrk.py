@@ -17,9 +17,7 @@ FOREIGN = "# the studio's own\n[ws01]\nworker_cpus = 2\n"
 
 @pytest.fixture
 def run(run_module):
-    def run(args, check=False, diff=True, failed=False):
-        return run_module(qube_qbwrk, args, check_mode=check, diff=diff, failed=failed)
-    return run
+    return run_module.bind(qube_qbwrk, diff=True, failed=False)
 
 
 @pytest.fixture
@@ -55,7 +53,7 @@ def test_merge_into_the_file_the_supervisor_names(run, sup):
 
 
 def test_check_mode_writes_nothing_and_the_diff_is_redacted(run, sup):
-    result = run(dict(sup["args"], hosts=hosts(password=HASH)), check=True)
+    result = run(dict(sup["args"], hosts=hosts(password=HASH)), check_mode=True)
     assert result["changed"] and sup["wrk"].read_text() == FOREIGN
     assert HASH not in repr(result) and "proxy_password = REDACTED" in result["diff"]["after"]
     real = run(dict(sup["args"], hosts=hosts(password=HASH)))
@@ -146,7 +144,7 @@ def test_the_push_runs_after_a_change_and_stays_owed_when_it_fails(run, sup, tmp
     pushed.unlink()
     again = run(dict(args, hosts=hosts(), push=["/bin/sh", "-c", "touch %s" % pushed]))
     assert not again["changed"] and not again["pushed"] and not pushed.exists()
-    predicted = run(dict(args, hosts=hosts(cpus=8), push=["/bin/sh", "-c", "touch %s" % pushed]), check=True)
+    predicted = run(dict(args, hosts=hosts(cpus=8), push=["/bin/sh", "-c", "touch %s" % pushed]), check_mode=True)
     assert predicted["changed"] and not predicted["pushed"] and not pushed.exists()
 
 
