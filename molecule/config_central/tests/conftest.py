@@ -1,17 +1,15 @@
-"""Hosts of the config_central scenario, reached through molecule's inventory."""
-import os
+"""Hosts of the config_central scenario, reached through molecule's inventory; puts
+molecule/_shared/tests, the helpers every scenario's tests share, on sys.path."""
+import pathlib
+import sys
 
 import pytest
-import testinfra
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "_shared" / "tests"))
+from molecule_lab import lab_host  # noqa: E402  pylint: disable=wrong-import-position
 
 SUPERVISOR = "mcs1"
 WORKERS = ("render01", "render02", "render03", "render-04")
-
-
-def lab_host(name):
-    """A testinfra host for one scenario platform (ansible backend, molecule's inventory)."""
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from conftest import SUPERVISOR, lab_host
+from conftest import SUPERVISOR
+from molecule_lab import lab_host
 
 QBWRK = "/etc/qbwrk.conf"
 SBIN = "/usr/local/pfx/qube/sbin"

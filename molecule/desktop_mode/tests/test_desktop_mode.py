@@ -1,9 +1,7 @@
 """Desktop User mode: no worker until the desktop user logs in; it runs as that user; logout ends it."""
-from worker_checks import (DESKTOP_USER, QB_BIN, WAIT_FOR_SESSION_WORKER, assert_desktop_mode_idle,
+from molecule_lab import QB_BIN
+from worker_checks import (DESKTOP_DIR, DESKTOP_USER, WAIT_FOR_SESSION_WORKER, assert_desktop_mode_idle,
                            job_command, ssh_login, wait_for_owners, worker_only, worker_owners)
-
-# qube_desktop_worker_dir (default): the desktop worker's log, job logs, journal and pid file.
-DESKTOP_DIR = "/var/spool/qube/desktop"
 
 
 def test_nothing_runs_before_login(host):

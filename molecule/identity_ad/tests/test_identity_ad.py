@@ -1,14 +1,11 @@
 """identity_ad: jobs run as MYCORP\\renderproxy; each failing AD state has its own message."""
-import json
 import os
 import shlex
-import sys
-import tempfile
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "identity_local", "tests"))
-from identity_checks import REPO, job_output, lab_host, run_playbook  # noqa: E402
+from identity_checks import run_with_secret_vars
+from molecule_lab import REPO, job_output, lab_host
 
 WORKER = "id06"
 AD_CHECK = os.path.join(REPO, "molecule", "identity_ad", "ad_check.yml")
@@ -33,13 +30,8 @@ SECRETS = tuple(PASSWORDS.values())
 
 def ad_check(account, password):
     """Run ad_check.yml for one account, the password in a 0600 vars file: (rc, output)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "ad-password.json")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"ad_password": password}, handle)
-        rc, _, out, _ = run_playbook(AD_CHECK, {"account": account}, extra_vars_file=path,
-                                     secrets=SECRETS + (password,))
+    rc, _, out, _ = run_with_secret_vars(AD_CHECK, {"ad_password": password}, {"account": account},
+                                         secrets=SECRETS + (password,))
     return rc, out
 
 

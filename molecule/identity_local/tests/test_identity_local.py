@@ -1,17 +1,14 @@
 """identity_local: local proxy account, render share, published default, user mode, failures."""
-import os
 import re
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from identity_checks import (PUBLISHED_DEFAULT, REPO, job_output, lab_host, password_is,  # noqa: E402
-                             report_row, run_playbook, set_shadow_password, shadow_hash, validation_record)
+from identity_checks import (PUBLISHED_DEFAULT, password_is, report_row, run_playbook, set_shadow_password,
+                             shadow_hash, validation_record)
+from molecule_lab import SITE, job_output, lab_host
 
 SUPERVISOR, PROXY_WORKER, USER_WORKER = "id00", "id01", "id02"
 PASSWORD = "qube-lab-only-Proxy-A7"  # the scenario's test-only proxy password (molecule.yml)
-SITE = os.path.join(REPO, "site.yml")
 SECRETS = (PASSWORD, PUBLISHED_DEFAULT)
 
 

@@ -9,10 +9,9 @@ import os
 
 import pytest
 
-from worker_checks import (DESKTOP_USER, QB_BIN, WAIT_FOR_SESSION_WORKER, assert_desktop_mode_idle,
+from molecule_lab import QB_BIN
+from worker_checks import (DESKTOP_DIR, DESKTOP_USER, WAIT_FOR_SESSION_WORKER, assert_desktop_mode_idle,
                            assert_service_mode, host_snapshot, job_command, run_converge, ssh_login, wait_for_owners, worker_only)
-
-DESKTOP_DIR = "/var/spool/qube/desktop"  # qube_desktop_worker_dir (default)
 CONVERGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "converge.yml")
 
 

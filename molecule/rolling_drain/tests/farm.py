@@ -8,26 +8,16 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 
-import testinfra
+from molecule_lab import QB_BIN, changed_total, lab_host, site_run
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".."))
-SITE = os.path.join(REPO, "site.yml")
-QB = "/usr/local/pfx/qube/bin"
 SUPERVISOR = "drsup"
 WORKERS = ("drw1", "drw2", "drw3")
 # Long enough that it still runs when a loaded run reaches the restart handler (>40 s seen on a
 # 2-core machine shared with other runs), so the drain really has to wait for it.
 LONG_JOB = "sleep 90; echo done"
-
-
-def lab_host(name):
-    """A testinfra host for one scenario platform (ansible backend, molecule's inventory)."""
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
 
 
 class Farm:
@@ -40,8 +30,8 @@ class Farm:
     # --- Qube! through the supervisor's client commands ---
 
     def qb(self, command):
-        """Run ``$QB/<command>`` on the supervisor as root; return stdout (fails on rc != 0)."""
-        return self.sup.check_output(f"{QB}/{command}")
+        """Run ``$QB_BIN/<command>`` on the supervisor as root; return stdout (fails on rc != 0)."""
+        return self.sup.check_output(f"{QB_BIN}/{command}")
 
     def submit(self, worker, command=LONG_JOB):
         """Submit ``command`` pinned to ``worker``; return the job id."""
@@ -90,7 +80,7 @@ class Farm:
         """
         path = self.sup.check_output("mktemp /tmp/lockwatch.XXXXXX")
         loop = (f"end=$(($(date +%s)+900)); while [ $(date +%s) -lt $end ]; do "
-                f"{QB}/qbhosts --xml | grep -c '<locked>1</locked>'; sleep 0.2; done")
+                f"{QB_BIN}/qbhosts --xml | grep -c '<locked>1</locked>'; sleep 0.2; done")
         pid = self.sup.check_output(f"nohup sh -c {shlex.quote(loop)} >{path} 2>&1 & echo $!")
         return int(pid), path
 
@@ -123,22 +113,8 @@ def run_site(extra_vars=None, limit=None, report_dir=None, timeout=900):
     ``extra_vars`` go in as one JSON ``-e`` (typed values); the farm report is written into
     ``report_dir`` (QUBE_REPORT_DIR) so runs never touch the checkout's ``reports/``.
     """
-    argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"], SITE]
-    if extra_vars:
-        argv += ["-e", json.dumps(extra_vars)]
-    if limit:
-        argv += ["--limit", limit]
-    # The checkout itself (repo ansible.cfg's collections_path), not the copy molecule's prerun
-    # installs into ~/.ansible/collections, which other scenarios' preruns rewrite meanwhile.
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
-               ANSIBLE_CALLBACKS_ENABLED="renderfarm.qube.qube_report")
-    if report_dir:
-        env["QUBE_REPORT_DIR"] = str(report_dir)
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env)
-    out = run.stdout + run.stderr
-    changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", run.stdout))
-    return run.returncode, changed, out
+    run = site_run(extra_vars, limit=limit, report_dir=report_dir, timeout=timeout)
+    return run.returncode, changed_total(run.stdout), run.stdout + run.stderr
 
 
 def report_rows(report_dir):

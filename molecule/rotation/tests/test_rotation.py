@@ -1,13 +1,10 @@
 """rotation: playbooks/rotate_proxy_password.yml moves every worker from password A to B."""
-import json
 import os
-import sys
-import tempfile
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "identity_local", "tests"))
-from identity_checks import REPO, job_output, lab_host, password_is, report_row, run_playbook, shadow_hash  # noqa: E402
+from identity_checks import password_is, report_row, run_with_secret_vars, shadow_hash
+from molecule_lab import REPO, job_output, lab_host
 
 SUPERVISOR, WORKERS = "id10", ("id11", "id12")
 PASSWORD_A = "qube-lab-only-Rotate-A3"  # molecule.yml (test-only)
@@ -17,12 +14,7 @@ ROTATE = os.path.join(REPO, "playbooks", "rotate_proxy_password.yml")
 
 def rotate_to(password):
     """Run the rotation playbook with the new password from a 0600 vars file (never argv)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "new-password.json")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"qube_proxy_password": password}, handle)
-        return run_playbook(ROTATE, extra_vars_file=path, secrets=(PASSWORD_A, PASSWORD_B))
+    return run_with_secret_vars(ROTATE, {"qube_proxy_password": password}, secrets=(PASSWORD_A, PASSWORD_B))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 import os
 import subprocess
 
-from worker_checks import DROPIN, REPO, assert_service_mode, job_user, run_converge, worker_only
+from molecule_lab import REPO
+from worker_checks import DROPIN, assert_service_mode, job_user, run_converge, worker_only
 
 CONVERGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "converge.yml")
 

@@ -11,26 +11,17 @@ stays until the next run. A run without the bad setting brings them back; a furt
 the supervisor lists under none of its names is neither drained nor restarted: its host fails.
 The tests run in file order and share the farm.
 """
-import json
 import os
 import re
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
-import testinfra
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".."))
-SITE = os.path.join(REPO, "site.yml")
-QB = "/usr/local/pfx/qube/bin"
+from molecule_lab import QB_BIN, lab_host, site_run
+
 WORKERS = ("wsw1", "wsw2", "wsw3")
 BROKEN = {"lab_missing_proxy": True, "qube_serial": 3, "qube_max_fail_percentage": 100}
-
-
-def lab_host(name):
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +31,7 @@ def sup():
 
 def states(sup):
     """Worker name -> state as the supervisor lists them; {} while the supervisor is (re)starting."""
-    result = sup.run(f"{QB}/qbhosts --xml")
+    result = sup.run(f"{QB_BIN}/qbhosts --xml")
     if result.rc != 0:
         return {}
     root = ET.fromstring(result.stdout)
@@ -48,13 +39,8 @@ def states(sup):
 
 
 def run_site(extra_vars, report_dir, timeout=600, limit=None):
-    argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"], SITE,
-            "-e", json.dumps(extra_vars)] + (["--limit", limit] if limit else [])
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
-               ANSIBLE_CALLBACKS_ENABLED="renderfarm.qube.qube_report", QUBE_REPORT_DIR=str(report_dir))
     started = time.monotonic()
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    run = site_run(extra_vars, limit=limit, report_dir=report_dir, timeout=timeout)
     recap = {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
              for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", run.stdout, re.M)}
     return run.returncode, recap, run.stdout + run.stderr, time.monotonic() - started

@@ -1,4 +1,5 @@
-"""Operator-eye checks of job identities on lab hosts, shared by the identity scenarios.
+"""Operator-eye checks of job identities on lab hosts, shared by the identity scenarios
+(identity_local, identity_ad, rotation).
 
 Jobs are real stand-in Qube! jobs (``qbsub --hosts W --waiton``, output through ``qbout``);
 passwords are checked PAM-free by comparing ``crypt()`` with the host's ``/etc/shadow`` hash on
@@ -7,37 +8,13 @@ the controller, so no password ever crosses into a host's process arguments or o
 import crypt
 import json
 import os
-import re
-import subprocess
+import shlex
 import tempfile
 
-import testinfra
+from molecule_lab import CHECKOUT_COLLECTIONS, REPO, ansible_playbook, changed_total
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".."))
-QB_BIN = "/usr/local/pfx/qube/bin"
 PUBLISHED_DEFAULT = "Pip3lin3P@$$wd"  # the vendor's published default of qubeproxy (public)
 VALIDATION_RECORD = "/var/lib/renderfarm-qube/identity_validation.json"
-
-
-def lab_host(name):
-    """A testinfra host for one scenario platform (ansible backend, molecule's inventory)."""
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, inventory))
-
-
-def _quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def job_output(host, worker_name, command, user=None):
-    """Submit ``command`` pinned to the worker (as root on ``host``), wait, return qbout's text."""
-    as_user = " --user %s" % user if user else ""
-    script = ("set -e; out=$(%(bin)s/qbsub --hosts %(w)s%(u)s --waiton %(cmd)s); "
-              "id=$(printf '%%s\\n' \"$out\" | sed -n 's/.*job: *\\([0-9][0-9]*\\).*/\\1/p' | head -n1); "
-              "%(bin)s/qbout $id" % {"bin": QB_BIN, "w": worker_name, "u": as_user, "cmd": command})
-    result = host.run("sh -c %s" % _quote(script))
-    assert result.rc == 0, result.stderr
-    return result.stdout.strip()
 
 
 def shadow_hash(host, account):
@@ -58,7 +35,7 @@ def password_is(host, account, password):
 def set_shadow_password(host, account, password):
     """Give the account ``password`` by writing its sha512 hash (only the hash reaches the host)."""
     hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
-    host.run_test("usermod -p %s %s" % (_quote(hashed), account))
+    host.run_test("usermod -p %s %s" % (shlex.quote(hashed), account))
 
 
 def validation_record(host):
@@ -74,25 +51,26 @@ def run_playbook(playbook, extra_vars=None, limit=None, secrets=(), extra_vars_f
     ``secrets`` appears in the output.
     """
     with tempfile.TemporaryDirectory() as report_dir:
-        argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i",
-                os.environ["MOLECULE_INVENTORY_FILE"], playbook]
-        if extra_vars:
-            argv += ["-e", json.dumps(extra_vars)]
-        if extra_vars_file:
-            argv += ["-e", "@" + extra_vars_file]
-        if limit:
-            argv += ["--limit", limit]
-        env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", QUBE_REPORT_DIR=report_dir,
-                   ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-                   ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"))
-        run = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, env=env, cwd=REPO)
+        env = {"QUBE_REPORT_DIR": report_dir, "ANSIBLE_CONFIG": os.path.join(REPO, "ansible.cfg"),
+               "ANSIBLE_COLLECTIONS_PATH": CHECKOUT_COLLECTIONS}
+        run = ansible_playbook(playbook, extra_vars, limit=limit, env=env, cwd=REPO,
+                               options=["-e", "@" + extra_vars_file] if extra_vars_file else ())
         path = os.path.join(report_dir, "qube-report.json")
         report = json.load(open(path)) if os.path.exists(path) else None
     out = run.stdout + run.stderr
     for secret in secrets:
         assert secret not in out, "a password appears in the output of %s" % playbook
-    changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", out))
-    return run.returncode, changed, out, report
+    return run.returncode, changed_total(out), out, report
+
+
+def run_with_secret_vars(playbook, secret_vars, extra_vars=None, secrets=()):
+    """:func:`run_playbook` with ``secret_vars`` in a 0600 JSON vars file of a temporary folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "secret-vars.json")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(secret_vars, handle)
+        return run_playbook(playbook, extra_vars, extra_vars_file=path, secrets=secrets)
 
 
 def report_row(report, host):

@@ -1,24 +1,25 @@
-"""Operator-eye checks of a lab worker's run mode, shared by the worker_mode scenarios.
+"""Operator-eye checks of a lab worker's run mode, shared by the worker_mode scenarios
+(service_mode, desktop_mode, mode_flip).
 
 Everything here looks at the host as an operator would: unit state, files, the uid of the worker
 process, which account a real Qube! (stand-in) job ran as, and real ssh logins (key auth, no
 ControlMaster, so the session ends when ssh returns).
 """
 import os
-import re
 import subprocess
 import time
 
 import pytest
 
+from molecule_lab import ansible_playbook, changed_total, job_output, job_script
+
 LAB_DIR = os.environ.get("QLAB_DIR") or "/var/lib/qube-lab"
 LAB_KEY = os.path.join(LAB_DIR, "ssh", "id_ed25519")
-REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".."))
-QB_BIN = "/usr/local/pfx/qube/bin"
 USER_UNIT = "/etc/systemd/user/qube-desktop-worker.service"
 USER_LINK = "/etc/systemd/user/default.target.wants/qube-desktop-worker.service"
 DROPIN = "/etc/systemd/system/worker.service.d/renderfarm-qube-mode.conf"
 DESKTOP_USER = "artist"
+DESKTOP_DIR = "/var/spool/qube/desktop"  # qube_desktop_worker_dir (default): its log, job logs, journal, pid
 
 
 def worker_only(host):
@@ -62,35 +63,18 @@ WAIT_FOR_SESSION_WORKER = (
 
 def job_command(worker_name, command):
     """Shell text that submits ``command`` pinned to the worker, waits, and prints its stdout."""
-    return ("set -e; out=$(%(bin)s/qbsub --hosts %(w)s --waiton %(cmd)s); "
-            "id=$(printf '%%s\\n' \"$out\" | sed -n 's/.*job: *\\([0-9][0-9]*\\).*/\\1/p' | head -n1); "
-            "%(bin)s/qbjobs $id >&2; %(bin)s/qbout $id" % {"bin": QB_BIN, "w": worker_name, "cmd": command})
+    return job_script(worker_name, command, status=True)
 
 
 def job_user(host, worker_name):
     """Run ``id -un`` as a Qube! job on the worker (submitted as root on the host)."""
-    result = host.run("sh -c %s" % _quote(job_command(worker_name, "id -un")))
-    assert result.rc == 0, result.stderr
-    return result.stdout.strip()
-
-
-def _quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
+    return job_output(host, worker_name, "id -un", status=True)
 
 
 def run_converge(playbook, extra_vars, limit=None, check=False):
     """Run the scenario's converge playbook with the molecule inventory; return (rc, changed, out)."""
-    argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"], playbook] + (["--check"] if check else [])
-    for key, value in extra_vars.items():
-        argv += ["-e", "%s=%s" % (key, value)]
-    if limit:
-        argv += ["--limit", limit]
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, env=env)
-    recap = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout)
-    changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", recap))
-    return run.returncode, changed, run.stdout + run.stderr
+    run = ansible_playbook(playbook, extra_vars, limit=limit, check=check)
+    return run.returncode, changed_total(run.stdout), run.stdout + run.stderr
 
 
 def host_snapshot(host):

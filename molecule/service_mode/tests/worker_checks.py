@@ -1,1 +1,0 @@
-../../mode_flip/tests/worker_checks.py
