@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: renderfarm.qube contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Template-facing entry points of ``module_utils/modes.py`` for the worker_mode role.
+"""Template-facing entry points of the worker mode decisions (``module_utils/modes*.py``) for the worker_mode role.
 
 * ``qube_mode_plan``: what must be present/absent for the worker's mode (``modes.plan``).
 * ``qube_mode_errors``: every problem with a host's mode settings (``modes.validate``).
@@ -10,9 +10,9 @@
 * ``qube_mode_dscl_accounts``: the same from looped macOS ``dscl`` reads.
 * ``qube_mode_launchd_disabled``: whether ``launchctl print-disabled`` lists a label as disabled.
 * ``qube_mode_is_ours`` / ``qube_mode_agent_action``: whether a LaunchAgent is ours, and what to
-  do with it (``modes.darwin_agent_action``).
+  do with it (``modes_darwin.darwin_agent_action``).
 * ``qube_mode_windows_rights`` / ``qube_mode_windows_service_groups``: the user rights (and group
-  membership) of the Windows worker service's account (``modes.windows_rights``).
+  membership) of the Windows worker service's account (``modes_windows.windows_rights``).
 * ``qube_conf_has_active_key``: whether a qb.conf text has an active ``key = ...`` line (a
   comment that mentions the key does not count).
 """
@@ -23,7 +23,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.renderfarm.qube.plugins.module_utils import modes, qbconf
+from ansible_collections.renderfarm.qube.plugins.module_utils import (
+    modes, modes_darwin, modes_packages, modes_windows, qbconf)
 
 
 def qube_mode_plan(mode, os_family, desktop_user=None, linger=False, accounts=None,
@@ -66,7 +67,7 @@ def qube_mode_errors(host, mode, os_family, desktop_user=None, user_exists=None,
 
 def qube_mode_install_needed(version, installed, packages=None, package_files=None):
     """``{{ qube_worker_version | renderfarm.qube.qube_mode_install_needed(ansible_facts['packages'], ...) }}``."""
-    return modes.install_needed(version, installed, packages=packages, package_files=package_files)
+    return modes_packages.install_needed(version, installed, packages=packages, package_files=package_files)
 
 
 def qube_mode_accounts(getent_passwd):
@@ -86,7 +87,7 @@ def qube_mode_dscl_accounts(results):
     accounts = {}
     for result in results or []:
         if result.get("rc") == 0:
-            account = modes.parse_dscl(result.get("stdout", ""))
+            account = modes_darwin.parse_dscl(result.get("stdout", ""))
             if account:
                 accounts[result["item"]] = account
     return accounts
@@ -94,7 +95,7 @@ def qube_mode_dscl_accounts(results):
 
 def qube_mode_launchd_disabled(print_disabled, label):
     """``{{ result.stdout | renderfarm.qube.qube_mode_launchd_disabled('com.pipelinefx.worker') }}``."""
-    return modes.launchd_disabled(print_disabled, label)
+    return modes_darwin.launchd_disabled(print_disabled, label)
 
 
 def qube_mode_is_ours(text):
@@ -104,17 +105,17 @@ def qube_mode_is_ours(text):
 
 def qube_mode_agent_action(active, exists, ours):
     """``{{ user.active | renderfarm.qube.qube_mode_agent_action(exists, ours) }}``."""
-    return modes.darwin_agent_action(bool(active), bool(exists), bool(ours))
+    return modes_darwin.darwin_agent_action(bool(active), bool(exists), bool(ours))
 
 
 def qube_mode_windows_rights(service_account, mode="service"):
     """``{{ qube_windows_service_account | renderfarm.qube.qube_mode_windows_rights(qube_worker_mode) }}``."""
-    return modes.windows_rights(service_account, mode)
+    return modes_windows.windows_rights(service_account, mode)
 
 
 def qube_mode_windows_service_groups(service_account, mode="service"):
     """``{{ qube_windows_service_account | renderfarm.qube.qube_mode_windows_service_groups(qube_worker_mode) }}``."""
-    return modes.windows_service_groups(service_account, mode)
+    return modes_windows.windows_service_groups(service_account, mode)
 
 
 def qube_conf_has_active_key(text, key):

@@ -28,7 +28,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.renderfarm.qube.plugins.module_utils import identity, modes
+from ansible_collections.renderfarm.qube.plugins.module_utils import identity, modes_packages
 
 BIN_DIRS = {"Linux": "/usr/local/pfx/qube/bin", "Darwin": "/Applications/pfx/qube/bin"}
 PROGRAMS = ("qbhash", "qbsub", "qbout")
@@ -55,7 +55,7 @@ def plan(hostvars, name, decided, package_file_exists=os.path.exists):
     missing_files = [path for path in files if not package_file_exists(path)]
     names = list(hostvars.get("qube_worker_packages") or ["qube-core", "qube-worker"])
     if files:
-        names = [modes.package_name(path) for path in files]
+        names = [modes_packages.package_name(path) for path in files]
     bin_dir = hostvars.get("qube_bin_dir") or BIN_DIRS.get(system, BIN_DIRS["Linux"])
     return {
         "host": name, "system": system,

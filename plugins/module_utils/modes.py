@@ -44,7 +44,10 @@ __metaclass__ = type
 
 import ntpath
 import posixpath
-import re
+
+from ansible_collections.renderfarm.qube.plugins.module_utils.modes_packages import PACKAGE_TYPES
+from ansible_collections.renderfarm.qube.plugins.module_utils.modes_windows import (
+    is_local_system, safe_name, windows_startup_action)
 
 MODES = ("service", "desktop")
 SYSTEMS = ("Linux", "Darwin", "Windows")
@@ -71,19 +74,6 @@ DEFAULT_QBDIR = {
     "Windows": "C:\\Program Files\\pfx\\qube",
 }
 _SYSTEM_ALIASES = {"Win32NT": "Windows", "MacOSX": "Darwin", "macOS": "Darwin"}
-# Service+Mode+Windows+User+Rights+Assignment.md: the rights a service-mode worker enables.
-WINDOWS_SERVICE_RIGHTS = ("SeTcbPrivilege", "SeIncreaseQuotaPrivilege", "SeDebugPrivilege",
-                          "SeImpersonatePrivilege", "SeAssignPrimaryTokenPrivilege")
-# KB tips-&-tricks/Windows/How+to+have+the+worker+service+run+as+a+particular+user+on+Windows.md:
-# with a named service account, these three to the Administrators and Network Service groups.
-WINDOWS_NAMED_ACCOUNT_GROUP_RIGHTS = ("SeAssignPrimaryTokenPrivilege", "SeTcbPrivilege",
-                                      "SeIncreaseQuotaPrivilege")
-WINDOWS_NAMED_ACCOUNT_GROUPS = ("Administrators", "NETWORK SERVICE")
-# Grants earlier versions of the identity role made on every worker that are not Windows defaults
-# (SeIncreaseQuota for both and SeAssignPrimaryToken for NETWORK SERVICE are defaults: kept).
-WINDOWS_LEGACY_GRANTS = (("SeTcbPrivilege", "Administrators"), ("SeTcbPrivilege", "NETWORK SERVICE"),
-                         ("SeAssignPrimaryTokenPrivilege", "Administrators"))
-LOCAL_SYSTEM_NAMES = ("", "localsystem", "system", "nt authority\\system", ".\\localsystem")
 
 
 def normalize_system(os_family):
@@ -98,9 +88,6 @@ def worker_binary(system, qbdir=None):
     if system == "Windows":
         return ntpath.join(qbdir, "sbin", "worker.exe")
     return posixpath.join(qbdir, "sbin", "worker")
-
-
-PACKAGE_TYPES = {"Linux": (".deb", ".rpm"), "Darwin": (".pkg",), "Windows": (".msi",)}
 
 
 def validate(host, mode, os_family, desktop_user=None, user_exists=None, home_exists=None,
@@ -169,11 +156,6 @@ def _validate_desktop_dir(host, path):
                 "least two levels deep (e.g. %s): the desktop user is made its owner, its parents "
                 "stay root's." % (host, path, DEFAULT_DESKTOP_WORKER_DIR)]
     return []
-
-
-def is_local_system(account):
-    """True when ``account`` (qube_windows_service_account) names LocalSystem (or is empty)."""
-    return str(account or "").strip().lower() in LOCAL_SYSTEM_NAMES
 
 
 def _validate_service_account(host, system, account, password_set, password_vaulted):
@@ -280,35 +262,6 @@ def is_ours(text):
     return OURS_MARKER in (text or "")
 
 
-def darwin_agent_action(active, exists, ours):
-    """What to do with one user's ``com.pipelinefx.DesktopWorker`` LaunchAgent.
-
-    ``write``: absent, or ours (rewritten to our content); ``keep``: the vendor's or the site's
-    (QubeUI writes it, KB how-to) -- used as it is; ``remove``: ours, no longer wanted;
-    ``disable``: not ours, no longer wanted -- booted out and disabled in ``gui/<uid>``, the file
-    stays; ``none``: nothing there, nothing wanted.
-    """
-    if active:
-        return "write" if (not exists or ours) else "keep"
-    if not exists:
-        return "none"
-    return "remove" if ours else "disable"
-
-
-def launchd_disabled(text, label):
-    """From ``launchctl print-disabled <domain>``: True when ``label`` is disabled there.
-
-    Lines look like ``"com.pipelinefx.worker" => disabled`` (``=> true`` on older macOS). A label
-    the output does not list is enabled (launchd's default).
-    """
-    wanted = '"%s"' % label
-    for line in (text or "").splitlines():
-        name, sep, value = line.strip().partition("=>")
-        if sep and name.strip() == wanted:
-            return value.strip().lower() in ("disabled", "true")
-    return False
-
-
 def _darwin(mode, desktop_user, accounts, previous, names, desktop_worker_dir, daemon_plist):
     desktop = mode == "desktop"
     agent_label = names["agent_label"]
@@ -339,23 +292,6 @@ def _darwin(mode, desktop_user, accounts, previous, names, desktop_worker_dir, d
     }
 
 
-def windows_startup_action(active, exists, parked, ours):
-    """What to do with one user's DesktopWorker Startup item (KB how-to: QubeUI creates it).
-
-    ``keep``: there and not ours (QubeUI's), used as it is; ``update``: ours, kept in line with
-    the variables; ``create``: none there (nor parked), ours is made; ``restore``: a parked item
-    goes back into the Startup folder; ``remove``: ours, no longer wanted; ``park``: not ours, no
-    longer wanted -- moved out of the Startup folder, not deleted; ``none``: nothing to do.
-    """
-    if active:
-        if exists:
-            return "update" if ours else "keep"
-        return "restore" if parked else "create"
-    if not exists:
-        return "none"
-    return "remove" if ours else "park"
-
-
 def _windows(mode, desktop_user, auto_logon, accounts, previous, qbdir, names, startup_target,
              startup_arguments, service_account):
     desktop = mode == "desktop"
@@ -367,7 +303,7 @@ def _windows(mode, desktop_user, auto_logon, accounts, previous, qbdir, names, s
         entry = {"user": user, "active": active, "exists": account is not None}
         if account:
             startup = ntpath.join(account["home"], *STARTUP_DIR)
-            parked = ntpath.join(PARKED_DIR, _safe_name(user), STARTUP_SHORTCUT)
+            parked = ntpath.join(PARKED_DIR, safe_name(user), STARTUP_SHORTCUT)
             action = windows_startup_action(active, bool(account.get("startup_item")),
                                             bool(account.get("parked_item")), user in ours_for)
             entry.update({"home": account["home"], "startup_dir": startup,
@@ -393,47 +329,6 @@ def _windows(mode, desktop_user, auto_logon, accounts, previous, qbdir, names, s
         "auto_logon": "present" if want_auto else ("absent" if prev_auto else "unmanaged"),
         "users": users,
     }
-
-
-def _safe_name(user):
-    """A folder name for an account (DOMAIN\\user -> DOMAIN_user)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", str(user))
-
-
-def windows_rights(service_account, mode="service"):
-    """User rights to grant and revoke on a Windows worker, as ``[{right, principal, action}]``.
-
-    Service+Mode+Windows+User+Rights+Assignment.md: the service-mode worker's account needs five
-    rights. LocalSystem (the default service logon) holds all of them: nothing is granted. A named
-    service account gets the five, and (KB tips-&-tricks/Windows/How+to+have+the+worker+service+run
-    +as+a+particular+user+on+Windows.md) the Administrators and Network Service groups get three.
-    Grants an earlier version of this role made on every worker and that are not Windows defaults
-    are revoked when nothing here needs them. ``SeBatchLogonRight`` is neither granted nor revoked
-    (the vendor never mentions it). Desktop User mode needs none of them (same page, warning).
-    """
-    account = "" if is_local_system(service_account) else str(service_account).strip()
-    add = {}
-    if account and mode == "service":
-        for right in WINDOWS_SERVICE_RIGHTS:
-            add.setdefault(right, []).append(account)
-        for right in WINDOWS_NAMED_ACCOUNT_GROUP_RIGHTS:
-            add[right].extend(WINDOWS_NAMED_ACCOUNT_GROUPS)
-    remove = {}
-    for right, principal in WINDOWS_LEGACY_GRANTS:
-        if principal not in add.get(right, []):
-            remove.setdefault(right, []).append(principal)
-    rights = []
-    for right in WINDOWS_SERVICE_RIGHTS:
-        rights.extend({"right": right, "principal": p, "action": "add"} for p in add.get(right, []))
-        rights.extend({"right": right, "principal": p, "action": "remove"} for p in remove.get(right, []))
-    return rights
-
-
-def windows_service_groups(service_account, mode="service"):
-    """Local groups the named service account must be in (the KB: local Administrators)."""
-    if is_local_system(service_account) or mode != "service":
-        return []
-    return ["Administrators"]
 
 
 def plan(mode, os_family, desktop_user=None, linger=False, accounts=None, previous=None,
@@ -482,71 +377,3 @@ def plan(mode, os_family, desktop_user=None, linger=False, accounts=None, previo
         result["record"]["startup_item_ours"] = [
             u["user"] for u in windows["users"] if u.get("startup_action") in ("create", "update")]
     return result
-
-
-def parse_dscl(text):
-    """``{uid, gid, home}`` from ``dscl -read /Users/x UniqueID PrimaryGroupID NFSHomeDirectory``.
-
-    Returns None when a field is missing or not numeric.
-    """
-    fields = {}
-    for line in (text or "").splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key in ("UniqueID", "PrimaryGroupID", "NFSHomeDirectory") and value.strip():
-            fields[key] = value.strip()
-    if len(fields) != 3 or not (fields["UniqueID"].isdigit() and fields["PrimaryGroupID"].isdigit()):
-        return None
-    return {"uid": int(fields["UniqueID"]), "gid": int(fields["PrimaryGroupID"]),
-            "home": fields["NFSHomeDirectory"]}
-
-
-def install_needed(version, installed, packages=None, package_files=None):
-    """Whether the worker packages must be installed.
-
-    ``installed`` is ``ansible_facts['packages']`` (name -> list of ``{"version": ...}``).
-    With ``version``, installation is skipped when any of the package names (repository names,
-    or names parsed from the package files) is installed at that version. Without it, package
-    files (deb/rpm) are skipped when every one of them is installed at the version its file name
-    carries; repository packages and other files are left to the package tools (idempotent).
-    """
-    installed = installed or {}
-    if version:
-        names = list(packages or []) + [package_name(f) for f in package_files or []]
-        return not any(_has_version(installed.get(name), version) for name in names)
-    parsed = [package_version(f) for f in package_files or []]
-    if not parsed or any(v is None for v in parsed):
-        return True
-    return not all(_has_version(installed.get(package_name(f)), v) for f, v in zip(package_files, parsed))
-
-
-def _has_version(entries, version):
-    for pkg in entries or []:
-        found = str(pkg.get("version", ""))
-        # apt reports an epoch ("1:8.0-0") that deb file names leave out; rpm adds "-release".
-        if found == version or found.split(":", 1)[-1] == version or \
-                "%s-%s" % (found, pkg.get("release", "")) == version:
-            return True
-    return False
-
-
-def package_version(path):
-    """Version from a deb (``name_version_arch.deb``) or rpm (``name-version-release.arch.rpm``) file name."""
-    base = posixpath.basename(str(path).replace("\\", "/"))
-    if base.endswith(".deb"):
-        parts = base[:-4].split("_")
-        return parts[1] if len(parts) == 3 else None
-    if base.endswith(".rpm"):
-        stem = base[:-4].rsplit(".", 1)[0]
-        parts = stem.rsplit("-", 2)
-        return "%s-%s" % (parts[1], parts[2]) if len(parts) == 3 else None
-    return None
-
-
-def package_name(path):
-    """Package name from a package file name (deb ``n_v_a.deb``, rpm ``n-v-r.a.rpm``, msi/pkg stem)."""
-    base = posixpath.basename(path.replace("\\", "/"))
-    if base.endswith(".deb"):
-        return base.split("_", 1)[0]
-    if base.endswith(".rpm"):
-        return base[:-4].rsplit("-", 2)[0]
-    return base.rsplit(".", 1)[0]

@@ -14,7 +14,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.renderfarm.qube.plugins.filter import modes as mode_filters
-from ansible_collections.renderfarm.qube.plugins.module_utils import modes
+from ansible_collections.renderfarm.qube.plugins.module_utils import modes, modes_darwin, modes_packages, modes_windows
 
 ARTIST = {"artist": {"home": "/home/artist", "uid": 1000, "gid": 1000}}
 BOB = {"bob": {"home": "/home/bob", "uid": 1001}}
@@ -344,7 +344,7 @@ VENDOR_AGENT = """<?xml version="1.0" encoding="UTF-8"?>
     (False, False, False, "none"),
 ])
 def test_darwin_agent_action_keeps_and_disables_a_vendor_agent(active, exists, ours, action):
-    assert modes.darwin_agent_action(active, exists, ours) == action
+    assert modes_darwin.darwin_agent_action(active, exists, ours) == action
     assert mode_filters.qube_mode_agent_action(active, exists, ours) == action
 
 
@@ -363,7 +363,7 @@ def test_vendor_agent_is_not_ours():
     ("", False),
 ])
 def test_launchd_disabled_reads_print_disabled(text, disabled):
-    assert modes.launchd_disabled(text, "com.pipelinefx.worker") is disabled
+    assert modes_darwin.launchd_disabled(text, "com.pipelinefx.worker") is disabled
     assert mode_filters.qube_mode_launchd_disabled(text, "com.pipelinefx.worker") is disabled
 
 
@@ -451,12 +451,12 @@ def _grants(rights, action):
 def test_windows_rights_localsystem_grants_nothing_and_takes_back_old_over_grants():
     """LocalSystem holds the five rights; nothing to Administrators/NETWORK SERVICE, no SeBatchLogonRight."""
     for account in ("", "LocalSystem", "NT AUTHORITY\\SYSTEM"):
-        rights = modes.windows_rights(account)
+        rights = modes_windows.windows_rights(account)
         assert _grants(rights, "add") == []
         assert _grants(rights, "remove") == [("SeAssignPrimaryTokenPrivilege", "Administrators"),
                                              ("SeTcbPrivilege", "Administrators"),
                                              ("SeTcbPrivilege", "NETWORK SERVICE")]
-    assert all(r["right"] != "SeBatchLogonRight" for r in modes.windows_rights(""))
+    assert all(r["right"] != "SeBatchLogonRight" for r in modes_windows.windows_rights(""))
 
 
 def test_windows_rights_named_account_gets_the_five_and_the_groups_the_three():
@@ -471,8 +471,8 @@ def test_windows_rights_named_account_gets_the_five_and_the_groups_the_three():
     assert mode_filters.qube_mode_windows_service_groups("CORP\\qubesvc", "service") == ["Administrators"]
     assert mode_filters.qube_mode_windows_service_groups("", "service") == []
     # A Desktop User worker needs none of them (Service+Mode+Windows+User+Rights+Assignment.md).
-    assert _grants(modes.windows_rights("CORP\\qubesvc", "desktop"), "add") == []
-    assert modes.windows_service_groups("CORP\\qubesvc", "desktop") == []
+    assert _grants(modes_windows.windows_rights("CORP\\qubesvc", "desktop"), "add") == []
+    assert modes_windows.windows_service_groups("CORP\\qubesvc", "desktop") == []
 
 
 def test_windows_service_account_needs_a_vaulted_password_and_windows():
@@ -506,16 +506,16 @@ def test_plan_refuses_what_validate_reports():
     ("C:\\pkgs\\qube-worker-8.0-0-WIN32-6.3-x64.msi", "qube-worker-8.0-0-WIN32-6.3-x64"),
 ])
 def test_package_name(path, name):
-    assert modes.package_name(path) == name
+    assert modes_packages.package_name(path) == name
 
 
 def test_install_needed():
     installed = {"qube-standin": [{"version": "8.0.0~standin1"}]}
-    assert modes.install_needed(None, installed) is True
-    assert modes.install_needed("8.0.0~standin1", installed,
+    assert modes_packages.install_needed(None, installed) is True
+    assert modes_packages.install_needed("8.0.0~standin1", installed,
                                 package_files=["/x/qube-standin_8.0.0~standin1_all.deb"]) is False
-    assert modes.install_needed("8.0.1", installed, packages=["qube-standin"]) is True
-    assert modes.install_needed("8.0.0~standin1", {}, packages=["qube-worker"]) is True
+    assert modes_packages.install_needed("8.0.1", installed, packages=["qube-standin"]) is True
+    assert modes_packages.install_needed("8.0.0~standin1", {}, packages=["qube-worker"]) is True
 
 
 def test_accounts_filter_reads_getent():
@@ -575,17 +575,17 @@ def test_autostart_entry_passes_desktop_file_validate(tmp_path, rendered):
     ("odd.deb", None),
 ])
 def test_package_version(path, version):
-    assert modes.package_version(path) == version
+    assert modes_packages.package_version(path) == version
 
 
 def test_install_needed_from_package_file_versions():
     deb = "/x/qube-standin_8.0.0~standin1_all.deb"
-    assert modes.install_needed(None, {"qube-standin": [{"version": "8.0.0~standin1"}]}, package_files=[deb]) is False
-    assert modes.install_needed(None, {"qube-standin": [{"version": "1:8.0.0~standin1"}]}, package_files=[deb]) is False
-    assert modes.install_needed(None, {"qube-standin": [{"version": "7.5"}]}, package_files=[deb]) is True
-    assert modes.install_needed(None, {}, package_files=[deb]) is True
+    assert modes_packages.install_needed(None, {"qube-standin": [{"version": "8.0.0~standin1"}]}, package_files=[deb]) is False
+    assert modes_packages.install_needed(None, {"qube-standin": [{"version": "1:8.0.0~standin1"}]}, package_files=[deb]) is False
+    assert modes_packages.install_needed(None, {"qube-standin": [{"version": "7.5"}]}, package_files=[deb]) is True
+    assert modes_packages.install_needed(None, {}, package_files=[deb]) is True
     rpm = "qube-core-8.0-0.CENTOS_8.2.x86_64.rpm"
-    assert modes.install_needed(None, {"qube-core": [{"version": "8.0", "release": "0.CENTOS_8.2"}]},
+    assert modes_packages.install_needed(None, {"qube-core": [{"version": "8.0", "release": "0.CENTOS_8.2"}]},
                                 package_files=[rpm]) is False
     # A file whose version cannot be read: the package tool decides.
-    assert modes.install_needed(None, {"x": [{"version": "1"}]}, package_files=[deb, "x.msi"]) is True
+    assert modes_packages.install_needed(None, {"x": [{"version": "1"}]}, package_files=[deb, "x.msi"]) is True
