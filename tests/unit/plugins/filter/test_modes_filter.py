@@ -43,7 +43,7 @@ def _tasks(path):
 
 
 def test_windows_qb_conf_is_never_locked_and_its_diff_follows_the_active_line():
-    tasks = _tasks("roles/worker_config/tasks/config_Windows.yml")
+    tasks = _tasks("roles/worker_config/tasks/config_Win32NT.yml")
     modules = [next(k for k in t if k.startswith("ansible.")) for t in tasks]
     assert "ansible.windows.win_acl" not in modules            # no SYSTEM + Administrators lock
     inherit = [t["ansible.windows.win_acl_inheritance"] for t in tasks if "ansible.windows.win_acl_inheritance" in t]
