@@ -116,7 +116,7 @@ build() {
     echo "the artifact holds test equipment" >&2; return 1
   fi
   ANSIBLE_COLLECTIONS_PATH="$here/build/installed" ansible-galaxy collection install --force -p build/installed "$tarball" >/dev/null
-  ANSIBLE_COLLECTIONS_PATH="$here/build/installed" ansible-doc renderfarm.qube.qube_identity >/dev/null
+  ANSIBLE_COLLECTIONS_PATH="$here/build/installed" ansible-doc renderfarm.qube.qube_credential >/dev/null
   ANSIBLE_COLLECTIONS_PATH="$here/build/installed" ansible-doc renderfarm.qube.qube_conf >/dev/null
   echo "artifact ok: $tarball"
 }

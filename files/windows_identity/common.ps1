@@ -1,4 +1,4 @@
-# renderfarm.qube - helpers every identity step starts with (plugins/action/qube_win_identity.py
+# renderfarm.qube - helpers every identity step starts with (plugins/plugin_utils/identity_action.py
 # puts this after the step's marker line and its $p parameter line).
 # Secrets arrive only on stdin, one base64 line each, after the script itself (bootstrap.ps1 puts
 # them in $stdin); results leave as one JSON line on the output stream (Write-Output, so a PSRP

@@ -1,7 +1,7 @@
-# renderfarm.qube identity step register: qbhash.exe (password on stdin) -> proxy_password in the
-# local qb.conf (mode local) or returned (mode central); qblogin.exe (password twice on stdin) for
-# a user-mode submitter (mode qblogin). Then the new fingerprint (stdin line 2) is kept in the
-# state file (ACL SYSTEM + Administrators only).
+# renderfarm.qube identity step register: qbhash.exe (password on stdin) -> the encrypted string
+# returned for qbwrk.conf (mode central; the local qb.conf on Windows never holds proxy_password);
+# qblogin.exe (password twice on stdin) for a user-mode submitter (mode qblogin). Then the new
+# fingerprint (stdin line 2) is kept in the state file (ACL SYSTEM + Administrators only).
 $password = Read-Secret 0
 $result = @{ ok = $true }
 if ($p.mode -eq 'qblogin') {
@@ -18,19 +18,7 @@ if ($p.mode -eq 'qblogin') {
         Write-Result @{ ok = $false; step = 'qbhash'; exit_code = $LASTEXITCODE; output = '' }
         exit 0
     }
-    if ($p.mode -eq 'local') {
-        $lines = @(); if (Test-Path -LiteralPath $p.qb_conf) { $lines = @([IO.File]::ReadAllLines($p.qb_conf)) }
-        $out = New-Object Collections.Generic.List[string]; $done = $false
-        foreach ($line in $lines) {
-            if ($line -match '^\s*proxy_password\s*=') { if (-not $done) { $out.Add("proxy_password = $hash"); $done = $true } }
-            else { $out.Add($line) }
-        }
-        if (-not $done) { $out.Add("proxy_password = $hash") }
-        $tmp = $p.qb_conf + '.renderfarm-qube.tmp'
-        [IO.File]::WriteAllLines($tmp, $out)
-        Protect-Path $tmp
-        Move-Item -LiteralPath $tmp -Destination $p.qb_conf -Force
-    } else { $result.proxy_password_hash = $hash }
+    $result.proxy_password_hash = $hash
 }
 New-Item -ItemType Directory -Force -Path $p.state_dir | Out-Null
 Protect-Path $p.state_dir

@@ -82,7 +82,7 @@ def qbwrk_known_hosts(farm):
 
 
 def hashes_by_account(results):
-    """Map account -> encrypted string from a looped ``qube_identity register=central`` result."""
+    """Map account -> encrypted string from a looped ``qube_credential register=central`` result."""
     out = {}
     for res in results:
         # A skipped item, or one qbhash refused (the batch's check reports it), has no string.

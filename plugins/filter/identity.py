@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: renderfarm.qube contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Identity decisions for one worker: who jobs run as and where the credential goes."""
+"""Identity decisions for one worker: who jobs run as."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import hashlib
 
-from ansible_collections.renderfarm.qube.plugins.module_utils import hostcheck, settings
+from ansible_collections.renderfarm.qube.plugins.module_utils import hostcheck
 
 
 def identity_plan(hostvars, name):
@@ -18,8 +18,7 @@ def identity_plan(hostvars, name):
     Returns ``manage_local_account`` (create the local proxy account), ``ad_account``,
     ``domain``, ``validate_as`` (the account the validation job runs as: the proxy account, the
     first user-mode submitter, or the desktop user), ``validate_as_qualified`` (DOMAIN\\user
-    form for Windows rights), ``register`` (``local``, ``none``: where this host registers the
-    encrypted proxy password; ``central`` ones are registered by the supervisor role) and a
+    form for Windows rights) and a
     deterministic ``password_salt`` for the local account's password hash (so an unchanged
     password does not rewrite /etc/shadow).
     """
@@ -27,8 +26,6 @@ def identity_plan(hostvars, name):
     exec_mode = hostvars.get("qube_proxy_execution_mode", "proxy")
     account = hostvars.get("qube_proxy_account", "qubeproxy")
     domain = hostvars.get("qube_worker_host_domain", "") or ""
-    system = (hostvars.get("ansible_facts", {}) or {}).get("system", "")
-    windows = system == "Win32NT" or hostvars.get("ansible_connection") in ("winrm", "psrp")
 
     if mode == "desktop":
         validate_as = hostvars.get("qube_desktop_user", "")
@@ -39,12 +36,9 @@ def identity_plan(hostvars, name):
     else:
         validate_as = account
 
-    # A proxy_password placed local is registered by this host; a central one by the supervisor.
-    register = "none"
-    if windows and mode == "service" and exec_mode == "proxy" and hostvars.get("qube_proxy_password"):
-        placed = settings.host_settings(name, hostvars)
-        register = "local" if "proxy_password" in placed["local"] else "none"
-
+    # No worker registers its own proxy password: Linux and macOS workers switch users as root and
+    # need none; a Windows worker's encrypted one goes to qbwrk.conf, registered on the supervisor
+    # (supervisor_config's batch), never to the local qb.conf (settings.py).
     salt = hashlib.sha256(("%s:%s" % (name, account)).encode("utf-8")).hexdigest()[:16]
     return {
         "mode": mode,
@@ -55,7 +49,6 @@ def identity_plan(hostvars, name):
                                  and bool(hostvars.get("qube_proxy_account_manage", True))),
         "validate_as": validate_as,
         "validate_as_qualified": ("%s\\%s" % (domain, validate_as)) if domain else (".\\%s" % validate_as),
-        "register": register,
         "password_salt": salt,
     }
 

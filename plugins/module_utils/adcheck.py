@@ -211,7 +211,7 @@ def check_password(account, password, server, domain=None, port=636, use_ssl=Tru
     return base
 
 
-# The options of an AD check (qube_ad_check, and qube_identity's ad_check suboptions), without the account.
+# The options of an AD check (qube_ad_check), without the account.
 CHECK_OPTIONS_SPEC = dict(
     server=dict(type="str", required=True),
     port=dict(type="int", default=636),

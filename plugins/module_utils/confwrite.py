@@ -38,7 +38,7 @@ SECRET_MODE = "0600"
 REDACTED = "REDACTED"
 # Stand-in for a new encrypted password in check mode (qbhash is not run): no secret, always "changed".
 CHECK_MODE_HASH = "renderfarm-qube-check-mode-new-encrypted-password"
-# The one password fingerprint of the collection (POSIX qube_identity and Windows qube_win_identity):
+# The one password fingerprint of the collection (qube_credential on POSIX and on Windows):
 # PBKDF2-HMAC-SHA256, so "changed" is decided without storing or reading back the secret.
 PBKDF2_ITERATIONS = 200000
 TEMP_PREFIX = ".qube_conf."

@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: renderfarm.qube contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Registration duty of ``qube_identity`` on POSIX workers: the credential where Qube! reads it.
+"""Registration duty of ``qube_credential`` on POSIX hosts: the credential where Qube! reads it.
 
 ``qbhash`` (password on stdin) -> ``proxy_password`` in the local qb.conf (``local``, written through
 ``confwrite.write``) or returned for qbwrk.conf (``central``); ``qblogin --user U [--domain D]``
 (password twice on stdin) for a user-mode submitter.  Idempotent without reading the secret back:
 :class:`CredentialState` keeps a salted fingerprint (``confwrite.fingerprint``) in a root-only folder.
-The Windows counterpart is ``winrm_identity.py`` (run by the action plugin ``qube_win_identity``).
+The Windows counterpart is ``winrm_identity.register`` (run by the action plugin ``qube_credential``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +26,23 @@ import types
 from ansible_collections.renderfarm.qube.plugins.module_utils import confwrite
 from ansible_collections.renderfarm.qube.plugins.module_utils.confwrite import (
     CHECK_MODE_HASH, PBKDF2_ITERATIONS, REDACTED, fingerprint,
+)
+
+
+# Where a credential can be registered (O(register) of qube_credential; Windows: central, qblogin).
+REGISTRATIONS = ("local", "central", "qblogin")
+# The options both identity plugins (qube_credential, qube_validation_job) take, on every OS;
+# their documentation is the doc fragment renderfarm.qube.credential.
+IDENTITY_ARGUMENT_SPEC = dict(
+    account=dict(type="str", required=True),
+    domain=dict(type="str"),
+    password=dict(type="str", no_log=True),
+)
+CREDENTIAL_ARGUMENT_SPEC = dict(
+    IDENTITY_ARGUMENT_SPEC,
+    password=dict(type="str", no_log=True, required=True),
+    update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
+    register=dict(type="str", choices=list(REGISTRATIONS), required=True),
 )
 
 
@@ -218,9 +235,6 @@ def apply_registration(module, state, result, bin_dir):
 def register_credential(module, result, bin_dir):
     """Registration duty: sets result changed/action/diff (and the central hash)."""
     params = module.params
-    if params["register"] == "none":
-        result["action"] = "skipped"
-        return
     if not params["password"]:
         raise IdentityError("register=%s needs the password of %s" % (params["register"], params["account"]))
     state = CredentialState(params["state_dir"], params["register"], params["account"], params["domain"])

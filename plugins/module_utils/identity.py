@@ -11,7 +11,8 @@ write/read/delete in each path, an optional command).  The child streams one JSO
 event to the parent through a pipe, so a check that hangs still leaves the finished ones in
 the report; on timeout the parent kills the child's whole process group.
 
-Result (shared with the Windows path, ``winrm_identity.py``)::
+Result (shared with the Windows path, ``winrm_identity.py``; the module side - cadence, records,
+the Qube! job check - is ``validation_job.py``)::
 
     {ok, via: "direct", platform, identity: {user, uid, gid, groups, home},
      checks: [{name, ok, detail}], duration_s, error?: {code, message, fix}}
@@ -22,10 +23,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import binascii
-import calendar
 import errno
 import grp
-import hashlib
 import json
 import os
 import pwd
@@ -40,17 +39,6 @@ MINIMAL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "
 PRIVILEGED_GROUPS = frozenset(("root", "sudo", "wheel", "admin", "domain admins",
                                "enterprise admins", "administrators"))
 EXCERPT_CHARS = 400
-# The credential options of both identity plugins (qube_identity here, qube_win_identity on Windows);
-# their documentation is the doc fragment renderfarm.qube.credential (plus account/domain/password).
-CREDENTIAL_ARGUMENT_SPEC = dict(
-    account=dict(type="str", required=True),
-    domain=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
-    register=dict(type="str", choices=["local", "central", "qblogin", "none"], default="none"),
-)
-
-
 def platform_name():
     """``linux`` or ``darwin`` (the ``platform`` field of the result)."""
     return "darwin" if sys.platform == "darwin" else "linux"
@@ -418,148 +406,3 @@ def finish_result(result, events, timed_out, timeout, finish):
                                 "give %s the access the failed checks need" % result["identity"]["user"])
     result["ok"] = "error" not in result
     return finish()
-
-
-def validate_via_qube(result, qbsub, qbout, worker_name, expected_user, submit_as=None, timeout=120):
-    """Submit ``id -un`` to this worker through Qube! and add a ``qube_job`` check to ``result``."""
-    argv = [qbsub, "--hosts", worker_name]
-    if submit_as:
-        argv += ["--user", submit_as]
-    argv += ["--waiton", "/usr/bin/id", "-un"]
-
-    def add(ok, detail):
-        result["checks"].append({"name": "qube_job", "ok": ok, "detail": detail})
-        if not ok:
-            result["ok"] = False
-            result.setdefault("error", error("qube_job_failed", "the Qube! validation job on %s: %s"
-                                             % (worker_name, detail),
-                                             "check the worker's proxy settings and workerlog"))
-        return result
-
-    try:
-        sub = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return add(False, "qbsub: %s" % err)
-    text = sub.stdout.decode("utf-8", "replace")
-    job_id = None
-    for line in text.splitlines():
-        if "submitted job:" in line:
-            job_id = line.rsplit(":", 1)[1].strip()
-    if sub.returncode != 0 or not job_id:
-        detail = (text + sub.stderr.decode("utf-8", "replace")).strip()[:EXCERPT_CHARS]
-        return add(False, "qbsub rc=%s: %s" % (sub.returncode, detail))
-    try:
-        out = subprocess.run([qbout, job_id], stdin=subprocess.DEVNULL, capture_output=True,
-                             timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return add(False, "qbout %s: %s" % (job_id, err))
-    users = [line.strip() for line in out.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
-    ran_as = users[-1] if users else "(no output)"
-    return add(ran_as == expected_user, "job %s ran as %s (expected %s)" % (job_id, ran_as, expected_user))
-
-
-def validation_record_text(account, domain, report):
-    """The operators' record of a validation: identity, verdict and which checks passed; no secret.
-
-    The same text the role wrote with ``to_nice_json(sort_keys=true)`` before the module kept it.
-    """
-    record = {"identity": "\\".join(part for part in (domain, account) if part), "ok": bool(report.get("ok")),
-              "checks": dict((check.get("name"), bool(check.get("ok"))) for check in report.get("checks", []))}
-    return json.dumps(record, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
-
-
-def record_predicts_no_change(existing_text, new_text):
-    """Check mode: whether the record written by a real run would stay as it is.
-
-    Check mode skips the Qube! job, so its record lacks that check: compare only what ran.
-    """
-    try:
-        old, new = json.loads(existing_text or ""), json.loads(new_text)
-    except ValueError:
-        return False
-    old_checks, new_checks = old.get("checks") or {}, new.get("checks") or {}
-    if old.get("identity") != new.get("identity") or any(old_checks.get(k) != v for k, v in new_checks.items()):
-        return False
-    return set(old_checks) != set(new_checks) or old.get("ok") == new.get("ok")
-
-
-# --- validation cadence: when the proof of an unchanged registration is still fresh --------------
-
-PROOF_RECORD = "identity_proof.json"
-CADENCES = ("always", "on_change")
-
-
-def iso_utc(timestamp):
-    """``2026-12-06T09:41:07Z`` for a POSIX time (whole seconds, UTC)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(timestamp)))
-
-
-def parse_iso_utc(text):
-    """POSIX time of an :func:`iso_utc` string; None when it is not one."""
-    try:
-        return calendar.timegm(time.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ"))
-    except (TypeError, ValueError):
-        return None
-
-
-def proof_basis(parts):
-    """One digest of everything a proof depends on (identity, the registered credential's keyed
-    digest, the worker's qb.conf and mode record digests, the validation settings).  ``parts`` holds
-    no secret: credential and file contents come in as keyed digests already."""
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def proof_record_text(identity_name, basis, timestamp):
-    """The host's record of the last passed validation: who, of what (``basis``) and when; no secret."""
-    record = {"identity": identity_name, "basis": basis, "validated_at": iso_utc(timestamp)}
-    return json.dumps(record, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
-
-
-def load_proof(text):
-    """The proof record as a dict with a readable ``validated_at``; {} when absent or unreadable."""
-    try:
-        record = json.loads(text or "")
-    except ValueError:
-        return {}
-    if not isinstance(record, dict) or parse_iso_utc(record.get("validated_at")) is None:
-        return {}
-    return record
-
-
-def _hours(seconds):
-    hours = seconds / 3600.0
-    return "%d h" % hours if hours >= 1 else "%d min" % max(seconds // 60, 0)
-
-
-def validation_due(cadence, record, identity_name, basis, now, max_age_hours,
-                   registration_changed=False, worker_changed=False):
-    """Whether the validation job must run now: ``(due, reason)``.
-
-    ``always`` runs it on every run.  ``on_change`` runs it when there is no record of a passed
-    validation on this host, the registration or the worker changed in this run, the identity or
-    anything in ``basis`` differs from the record (credential, qb.conf, mode, validation settings,
-    also when changed between runs by hand or by a run that died before validating), or the last
-    proof is older than ``max_age_hours`` (0: no age limit).  Otherwise the reason says when the
-    worker was last proven and when it is due again.
-    """
-    if cadence != "on_change":
-        return True, "cadence always"
-    if not record:
-        return True, "no record of a passed validation on this host"
-    if record.get("identity") != identity_name:
-        return True, "the job identity changed (was %s)" % record.get("identity")
-    if registration_changed:
-        return True, "the credential was registered in this run"
-    if worker_changed:
-        return True, "the worker was restarted in this run (installed, mode or configuration changed)"
-    at = record["validated_at"]
-    if record.get("basis") != basis:
-        return True, "credential, worker configuration, mode or validation settings changed since %s" % at
-    age = now - parse_iso_utc(at)
-    if age < 0:
-        return True, "the record's time %s is in the future (clock changed)" % at
-    if max_age_hours and age >= max_age_hours * 3600:
-        return True, "last proven %s, older than the maximum age of %d h" % (at, max_age_hours)
-    due_again = (" (due again after %d h)" % max_age_hours) if max_age_hours else ""
-    return False, "not due (on_change): proven %s, %s ago; nothing changed since%s" % (at, _hours(age), due_again)

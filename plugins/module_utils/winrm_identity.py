@@ -3,32 +3,30 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Windows job identity: register the credential and validate it, over the host's own connection.
 
-Controller-side engine of the action plugin ``qube_win_identity``.  It decides; the PowerShell that
+Controller-side engine of the action plugins ``qube_credential`` (:func:`register`) and
+``qube_validation_job`` (:func:`validate`) for a Windows host.  It decides; the PowerShell that
 acts lives in the collection's ``files/windows_identity/*.ps1`` and runs through whatever the task's
 connection is (``ansible.builtin.winrm`` or ``ansible.builtin.psrp`` with the inventory's own
-authentication: NTLM, Kerberos, CredSSP, certificates).  :func:`run` gets an ``execute(script,
-stdin)`` callable that returns ``(rc, stdout, stderr)``; the action plugin hands it the
-connection's ``exec_command``.  Each step is one script: the marker line ``# renderfarm.qube
-winrm_identity <step>``, its non-secret parameters as ONE JSON literal (``$p = ConvertFrom-Json
--InputObject '...'``), ``common.ps1``, the step's file.  The command line carries only the marker
-and ``bootstrap.ps1`` (``powershell -EncodedCommand``, a few hundred characters); the step's script
-is the first stdin line and the secrets the following ones (base64, one per line).  Secrets never
+authentication: NTLM, Kerberos, CredSSP, certificates), through a :class:`Steps` whose
+``execute(script, stdin) -> (rc, stdout, stderr)`` the action plugin binds to the connection's
+``exec_command``.  Each step is one script: the marker line ``# renderfarm.qube winrm_identity
+<step>``, its non-secret parameters as ONE JSON literal (``$p = ConvertFrom-Json -InputObject
+'...'``), ``common.ps1``, the step's file.  The command line carries only the marker and
+``bootstrap.ps1`` (``powershell -EncodedCommand``, a few hundred characters); the step's script is
+the first stdin line and the secrets the following ones (base64, one per line).  Secrets never
 appear in a script text, a command line or any output, and stdin travels only inside the
-connection's encrypted channel.  Steps and their order:
+connection's encrypted channel.  Steps:
 
 1. ``read-state``  - the stored fingerprint record (salted PBKDF2, no secret) of the last registered
    password, from ``C:\\ProgramData\\renderfarm-qube\\identity-<account>.json`` (ACL SYSTEM +
-   Administrators), and whether qb.conf still holds ``proxy_password``.
-2. ``register``    - only when the password is new/changed (and not in check mode): ``local``:
-   ``qbhash.exe`` -> ``proxy_password`` in ``C:\\ProgramData\\pfx\\qube\\qb.conf``; ``central``:
-   ``qbhash.exe`` -> returned hash; ``qblogin``: ``qblogin.exe --user U [--domain D]`` (password
-   twice on stdin).  Then the new fingerprint (stdin as well) is written to the state file.
+   Administrators).
+2. ``register``    - only when the password is new/changed (and not in check mode): ``central``:
+   ``qbhash.exe`` -> returned hash (for qbwrk.conf; the local qb.conf on Windows never holds
+   ``proxy_password``, see ``settings.py``); ``qblogin``: ``qblogin.exe --user U [--domain D]``
+   (password twice on stdin).  Then the new fingerprint (stdin as well) is written to the state file.
 3. ``validate``    - ``LogonUser`` as DOMAIN\\account (batch logon, the way a service-mode worker
    starts jobs), identity (name, SID, groups, profile), each logon right as a logon of that type,
    UNC read/write/delete probes while impersonating, and the optional command as the identity.
-
-:func:`run` returns ``{changed, registered, proxy_password_hash?, validation, msg, failed}``, the
-validation in the format the POSIX path (``identity.py``) returns.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -46,7 +44,6 @@ from ansible_collections.renderfarm.qube.plugins.module_utils.confwrite import (
 )
 
 DEFAULT_BIN_DIR = "C:\\Program Files\\pfx\\qube\\bin"
-QB_CONF = "C:\\ProgramData\\pfx\\qube\\qb.conf"
 STATE_DIR = "C:\\ProgramData\\renderfarm-qube"
 MARKER = "# renderfarm.qube winrm_identity "
 STEPS = ("read-state", "register", "validate")
@@ -233,72 +230,74 @@ def _validate(steps, params, who):
     return result
 
 
-def run(params, check_mode, execute, scripts, where="the worker"):
-    """Register and/or validate the Windows job identity; see the module docstring for the result.
-
-    ``execute(script, stdin_bytes) -> (rc, stdout, stderr)`` runs one PowerShell script on the host;
-    ``scripts`` is :func:`load_scripts` of the collection's folder; ``where`` names the host in messages.
-    Connection failures are the caller's (Ansible reports them as unreachable).
-    """
-    password = params.get("password") or ""
-    who = principal(params["account"], params.get("domain"))
-    register = params.get("register") or "none"
-    result = {"changed": False, "registered": False, "failed": False, "msg": ""}
-    steps = Steps(execute, scripts, where)
-    try:
-        if register != "none":
-            _register(steps, params, who, register, check_mode, result)
-        if params.get("validate", True):
-            if not password:
-                raise IdentityError("missing_password", "validate: the validation logon as %s needs its password" % who,
-                                    "set the password (qube_proxy_password from the vault), or validate: false")
-            result["validation"] = _validate(steps, params, who)
-            if not result["validation"]["ok"]:
-                result["failed"] = True
-    except IdentityError as exc:
-        result.update(failed=True, validation=_failed_validation(exc.error))
-    validation = result.get("validation")
-    if validation and validation.get("error"):
-        result["msg"] = "%s - %s" % (validation["error"]["message"], validation["error"]["fix"])
-    else:
-        result["msg"] = "%s for %s%s" % ("registered (%s)" % register if result["changed"] else "credential unchanged",
-                                         who, ", validation passed" if validation else "")
-    if register != "none":
-        where_kept = (params.get("qb_conf_path") or QB_CONF) if register == "local" else "%s registration" % register
-        result["diff"] = {"before_header": where_kept, "after_header": where_kept,
-                          "before": "proxy_password = %s\n" % REDACTED if result.pop("_present", False) else "",
-                          "after": "proxy_password = %s%s\n" % (REDACTED, " (new value)" if result["changed"] else "")}
-    result.pop("_present", None)
+def _finish(result, password):
+    """The result with every form of the secret scrubbed (it never gets there; defence in depth)."""
     return json.loads(scrub(json.dumps(result), [password]))
 
 
+def register(params, check_mode, steps):
+    """qube_credential on Windows: ``{changed, action, diff, proxy_password_hash?, failed, msg}``.
+
+    ``steps`` is a :class:`Steps` on the host's connection.  Connection failures are the caller's
+    (Ansible reports them as unreachable).
+    """
+    who = principal(params["account"], params.get("domain"))
+    result = {"changed": False, "failed": False}
+    try:
+        if not params.get("password"):
+            raise IdentityError("missing_password", "register: %s needs the password of %s" % (params["register"], who),
+                                "set the password (qube_proxy_password from the vault)")
+        present = _register(steps, params, who, params["register"], check_mode, result)
+    except IdentityError as exc:
+        result.update(failed=True, error=exc.error, msg="%s - %s" % (exc.error["message"], exc.error["fix"]))
+        return _finish(result, params.get("password"))
+    where_kept = "%s registration" % params["register"]
+    result["diff"] = {"before_header": where_kept, "after_header": where_kept,
+                      "before": "proxy_password = %s\n" % REDACTED if present else "",
+                      "after": "proxy_password = %s%s\n" % (REDACTED, " (new value)" if result["changed"] else "")}
+    result["msg"] = "credential %s (%s) for %s" % (result["action"], params["register"], who)
+    return _finish(result, params.get("password"))
+
+
+def validate(params, steps):
+    """qube_validation_job on Windows: ``{changed: false, validation, failed, msg}``, the validation
+    in the format the POSIX path (``identity.py``) returns."""
+    password = params.get("password") or ""
+    who = principal(params["account"], params.get("domain"))
+    try:
+        if not password:
+            raise IdentityError("missing_password", "validate: the validation logon as %s needs its password" % who,
+                                "set the password (qube_proxy_password from the vault)")
+        validation = _validate(steps, params, who)
+    except IdentityError as exc:
+        validation = _failed_validation(exc.error)
+    result = {"changed": False, "failed": not validation["ok"], "validation": validation}
+    error = validation.get("error")
+    result["msg"] = "%s - %s" % (error["message"], error["fix"]) if error else "validation as %s passed" % who
+    return _finish(result, password)
+
+
 def _register(steps, params, who, register, check_mode, result):
-    if not params.get("password"):
-        raise IdentityError("missing_password", "register: %s needs the password of %s" % (register, who),
-                            "set the password (qube_proxy_password from the vault)")
+    """Decide and, when needed, run the register step; sets ``action``/``changed``; whether one was present."""
     state_dir = params.get("state_dir") or STATE_DIR
-    common = {"state_file": _state_file(state_dir, who), "qb_conf": params.get("qb_conf_path") or QB_CONF}
-    state = steps.run("read-state", common)
-    stored = state.get("state") or {}
-    same = fingerprint_matches(params["password"], stored.get("fingerprint"), who) and stored.get("register") == register
-    present = bool(stored)
-    if register == "local" and not state.get("qbconf_proxy_password"):
-        same = present = False
+    state_file = _state_file(state_dir, who)
+    stored = steps.run("read-state", {"state_file": state_file}).get("state") or {}
+    present = bool(stored) and stored.get("register") == register
     if register == "central" and not stored.get("proxy_password_hash"):
-        same = present = False
-    result["_present"] = present
-    needed = not present or (not same and params.get("update_password", "always") == "always")
-    if not needed:
+        present = False
+    same = present and fingerprint_matches(params["password"], stored.get("fingerprint"), who)
+    if present and (same or params.get("update_password", "always") == "on_create"):
+        result["action"] = "unchanged"
         if register == "central":
             result["proxy_password_hash"] = stored.get("proxy_password_hash")
-        return
-    result["changed"] = True
+        return present
+    result.update(changed=True, action="updated" if present else "registered")
     if check_mode:
         if register == "central":
             result["proxy_password_hash"] = CHECK_MODE_HASH
-        return
+        return present
     bin_dir = params.get("qube_bin_dir") or DEFAULT_BIN_DIR
-    done = steps.run("register", dict(common, mode=register, account=params["account"],
+    done = steps.run("register", dict(state_file=state_file, mode=register, account=params["account"],
                                       domain=params.get("domain") or "", principal=who,
                                       state_dir=state_dir, bin_dir=bin_dir),
                      [params["password"], fingerprint_record(params["password"], who)])
@@ -306,9 +305,9 @@ def _register(steps, params, who, register, check_mode, result):
         raise IdentityError("%s_failed" % done.get("step"), "%s.exe for %s failed (exit %s): %s" % (
             done.get("step"), who, done.get("exit_code"), (done.get("output") or "").strip()[:300]),
             "check the Qube! installation in %s on the worker (qube_bin_dir)" % bin_dir)
-    result["registered"] = True
     if register == "central":
         result["proxy_password_hash"] = done.get("proxy_password_hash")
+    return present
 
 
 def _failed_validation(error):

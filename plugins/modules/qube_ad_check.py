@@ -86,8 +86,8 @@ attributes:
 notes:
   - Too many wrong passwords lock the account out where AD has a lockout policy; the check binds once per host and run.
 seealso:
-  - module: renderfarm.qube.qube_identity
-  - module: renderfarm.qube.qube_win_identity
+  - module: renderfarm.qube.qube_credential
+  - module: renderfarm.qube.qube_validation_job
 """
 
 EXAMPLES = r"""

@@ -47,7 +47,7 @@ RUNS = ("check1", "real1", "real2", "check2")
 
 # Allowed differences between the check run and the real run, each with its reason (none today).
 # Defects this test found and that were fixed: check mode failing on a host without the worker
-# package (D1), qube_identity's validation record reported changed in check mode (D2), the
+# package (D1), qube_validation_job's validation record reported changed in check mode (D2), the
 # desktop -> service flip failing the read-back in check mode (D4).
 PACKAGE_ACCOUNT = (
     "allowed: the worker package creates the vendor account qubeproxy with the published default "

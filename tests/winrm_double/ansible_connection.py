@@ -13,7 +13,7 @@ import types
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import connection_loader
 
-from ansible_collections.renderfarm.qube.plugins.action.qube_win_identity import ActionModule
+from ansible_collections.renderfarm.qube.plugins.plugin_utils.identity_action import IdentityAction
 
 
 def winrm_connection(port: int, user: str, password: str, host: str = "127.0.0.1"):
@@ -32,4 +32,4 @@ def winrm_connection(port: int, user: str, password: str, host: str = "127.0.0.1
 def executor(connection):
     """The action plugin's own ``execute(script, stdin)`` (what it hands to the engine), on ``connection``."""
     action = types.SimpleNamespace(_connection=connection)
-    return lambda script, stdin: ActionModule.execute(action, script, stdin)
+    return lambda script, stdin: IdentityAction.execute(action, script, stdin)

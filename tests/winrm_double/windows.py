@@ -154,9 +154,7 @@ class FakeWindowsHost:
 
     def _read_state(self, p: dict, stdin: List[str]) -> dict:
         state = self.files.get(p["state_file"].lower())
-        conf = self.files.get(p["qb_conf"].lower(), "")
-        present = bool(re.search(r"^\s*proxy_password\s*=\s*\S", conf, re.M))
-        return {"state": json.loads(state) if state else None, "qbconf_proxy_password": present}
+        return {"state": json.loads(state) if state else None}
 
     def _register(self, p: dict, stdin: List[str]) -> dict:
         password = self._secret(stdin, 0)
@@ -170,11 +168,7 @@ class FakeWindowsHost:
             done = self.qbhash(password.encode() + b"\r\n")
             if done.exit_code:
                 return {"ok": False, "step": "qbhash", "exit_code": done.exit_code, "output": ""}
-            hashed = done.stdout.decode().strip()
-            if p["mode"] == "local":
-                self._set_proxy_password(p["qb_conf"].lower(), hashed)
-            else:
-                result["proxy_password_hash"] = hashed
+            result["proxy_password_hash"] = done.stdout.decode().strip()
         state = {"account": p["principal"], "register": p["mode"], "fingerprint": self._secret(stdin, 1)}
         if p["mode"] == "central":
             state["proxy_password_hash"] = result["proxy_password_hash"]
@@ -182,20 +176,6 @@ class FakeWindowsHost:
         self.files[p["state_file"].lower()] = json.dumps(state)
         self.acls[p["state_file"].lower()] = list(PROTECTED_ACL)
         return result
-
-    def _set_proxy_password(self, path: str, hashed: str) -> None:
-        lines, done = [], False
-        for line in self.files.get(path, "").splitlines():
-            if re.match(r"^\s*proxy_password\s*=", line):
-                if not done:
-                    lines.append("proxy_password = " + hashed)
-                    done = True
-            else:
-                lines.append(line)
-        if not done:
-            lines.append("proxy_password = " + hashed)
-        self.files[path] = "\r\n".join(lines) + "\r\n"
-        self.acls[path] = list(PROTECTED_ACL)
 
     # -- logon and validation --------------------------------------------------------------------
     def account(self, name: str) -> Optional[LocalAccount]:

@@ -138,14 +138,13 @@ def test_helper_is_restarted_when_its_ssh_child_died(ad_worker):
     ("mustchange", PW, "password_must_change")],
     ids=["good", "wrong-password", "disabled", "expired", "must-change"])
 def test_validation_logon_is_decided_by_the_dc(ad_worker, account, password, code):
-    from ansible_collections.renderfarm.qube.plugins.action.qube_win_identity import SCRIPTS_DIR
+    from ansible_collections.renderfarm.qube.plugins.plugin_utils.identity_action import SCRIPTS_DIR
     from ansible_collections.renderfarm.qube.plugins.module_utils import winrm_identity
     double, _, helper = ad_worker
     connection = winrm_connection(double.port, ADMIN, PW)
     try:
-        result = winrm_identity.run(dict(account=account, domain=DOMAIN, password=password, register="none",
-                                         validate=True), False, executor(connection),
-                                    winrm_identity.load_scripts(SCRIPTS_DIR), where="win01")
+        steps = winrm_identity.Steps(executor(connection), winrm_identity.load_scripts(SCRIPTS_DIR), "win01")
+        result = winrm_identity.validate(dict(account=account, domain=DOMAIN, password=password), steps)
     finally:
         connection.close()
     assert (result["validation"].get("error") or {}).get("code") == code
@@ -153,7 +152,7 @@ def test_validation_logon_is_decided_by_the_dc(ad_worker, account, password, cod
     assert password not in repr(result)
 
 
-# -- qube_win_identity through ansible-playbook and Ansible's own winrm connection plugin ----------
+# -- qube_credential and qube_validation_job through ansible-playbook and Ansible's own winrm connection plugin ----------
 #
 # The inventory says ``ansible_connection: winrm``, ``ansible_winrm_transport: ntlm``,
 # ``ansible_winrm_message_encryption: always`` over http, as a studio's would; the WinRM double runs in
@@ -227,9 +226,9 @@ def test_playbook_ran_through_the_winrm_connection(playbook_run):
     rc, output, got, double, _host, _decisions = playbook_run
     assert rc == 0, output[-4000:]
     recap = output.split("PLAY RECAP", 1)[1]
-    # check mode before, first run, qblogin and the two results files changed; the 2 refused tasks were
-    # ignored; the role's play (include_role, worker_restart's fact, validate, qblogin, set_fact) changed nothing
-    assert re.search(r"^win01\s+: ok=15\s+changed=5\s+unreachable=0\s+failed=0\s+.*ignored=2", recap, re.M), recap
+    # check mode before, first registration, qblogin and the two results files changed; the 2 refused tasks
+    # were ignored; the role's play (include_role, worker_restart's fact, validate, qblogin, set_fact) changed nothing
+    assert re.search(r"^win01\s+: ok=16\s+changed=5\s+unreachable=0\s+failed=0\s+.*ignored=2", recap, re.M), recap
     for name in ("win01_disabled_admin", "win01_wrong_admin"):
         assert re.search(r"^%s\s+: ok=2\s+changed=1\s+.*ignored=1" % name, recap, re.M), recap
     assert "ESTABLISH WINRM CONNECTION FOR USER: %s" % ADMIN in output
@@ -241,16 +240,18 @@ def test_playbook_ran_through_the_winrm_connection(playbook_run):
 def test_register_validate_idempotent_and_check_mode(playbook_run):
     _rc, output, got, _double, host, _decisions = playbook_run
     r = got["win01"]
-    assert r["check_before"]["changed"] and not r["check_before"]["registered"], r["check_before"]
-    first, second = r["first"], r["second"]
-    assert first["changed"] and first["registered"] and not first.get("failed"), first
-    assert first["validation"]["ok"] and first["validation"]["identity"]["user"] == "%s\\renderproxy" % DOMAIN
-    assert [c["name"] for c in first["validation"]["checks"]] == ["logon"] + [
+    assert r["check_before"]["changed"] and r["check_before"]["action"] == "registered", r["check_before"]
+    first, second, validation = r["first"], r["second"], r["validation"]
+    assert first["changed"] and first["action"] == "registered" and not first.get("failed"), first
+    assert len(first["proxy_password_hash"]) >= 64 and second["proxy_password_hash"] == first["proxy_password_hash"]
+    assert validation["validation"]["ok"] and not validation["changed"], validation
+    assert validation["validation"]["identity"]["user"] == "%s\\renderproxy" % DOMAIN
+    assert [c["name"] for c in validation["validation"]["checks"]] == ["logon"] + [
         "path:%s:\\\\fs01\\renders\\shots" % op for op in ("read", "write", "delete")]
-    assert not second["changed"] and second["validation"]["ok"], second
+    assert not second["changed"] and second["action"] == "unchanged", second
     assert not r["check_after"]["changed"], r["check_after"]
-    assert "proxy_password = " in host.files[QB_CONF]
-    assert r["qblogin"]["registered"] and r["qblogin"]["changed"]
+    assert "proxy_password" not in host.files.get(QB_CONF, "")  # never the local qb.conf on Windows
+    assert r["qblogin"]["action"] == "registered" and r["qblogin"]["changed"]
     programs = [c["program"] for c in host.calls if c["program"] != "powershell"]
     assert programs == ["qbhash", "qblogin"], programs
     assert "diff" not in first  # no --diff given
@@ -260,7 +261,7 @@ def test_the_roles_windows_task_file_calls_the_plugin_on_the_hosts_connection(pl
     _rc, _output, got, _double, _host, _decisions = playbook_run
     role = got["role"]
     assert role["validation"]["ok"] and role["validation"]["platform"] == "windows", role
-    assert not role["result"]["changed"] and not role["result"]["registered"], role["result"]
+    assert not role["result"]["changed"] and not role["result"]["failed"], role["result"]
     assert [c["name"] for c in role["validation"]["checks"]][0] == "logon"
 
 

@@ -8,7 +8,7 @@ file is $PARITY_RECORD_FILE. A line: run (check or real), host, delegated_to, pl
 task path (file:line), action, handler (bool), status (ok, changed, skipped, failed,
 unreachable), ignored (failed but ignore_errors), and for two of the collection's modules a
 whitelisted detail: qube_worker_mode's ``actions`` (what it changed, as path/unit texts) and
-qube_identity's registration ``action`` plus the names of its validation checks. Nothing else
+qube_credential's registration ``action`` and the names of qube_validation_job's checks. Nothing else
 of a result is written (no arguments, loop items, labels, messages), so no secret can land here.
 """
 
@@ -36,9 +36,11 @@ def _detail(action, res):
     """The whitelisted, secret-free part of a result (see the module docstring)."""
     if action.endswith("qube_worker_mode"):
         return {"actions": [str(a) for a in res.get("actions") or []]}
-    if action.endswith("qube_identity"):
+    if action.endswith("qube_credential"):
+        return {"action": res.get("action")}
+    if action.endswith("qube_validation_job"):
         checks = (res.get("validation") or {}).get("checks") or []
-        return {"action": res.get("action"), "checks": [str(c.get("name")) for c in checks if isinstance(c, dict)]}
+        return {"checks": [str(c.get("name")) for c in checks if isinstance(c, dict)]}
     return None
 
 

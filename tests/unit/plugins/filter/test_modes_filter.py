@@ -54,7 +54,7 @@ def test_windows_qb_conf_is_never_locked_and_its_diff_follows_the_active_line():
 
 
 def test_windows_rights_task_loops_over_the_python_decision():
-    tasks = _tasks("roles/identity/tasks/accounts_Windows.yml")
+    tasks = _tasks("roles/identity/tasks/accounts_Win32NT.yml")
     rights = [t for t in tasks if "ansible.windows.win_user_right" in t]
     assert len(rights) == 1
     assert "qube_mode_windows_rights" in rights[0]["loop"]
@@ -66,20 +66,18 @@ def _render_bin(system, inventory_bin_dir=None):
     variables = dict(_load("roles", "identity", "vars", "%s.yml" % system))
     if inventory_bin_dir is not None:
         variables["qube_bin_dir"] = inventory_bin_dir
-    tasks = _tasks("roles/identity/tasks/validate_POSIX.yml")
+    tasks = _tasks("roles/identity/tasks/validate.yml")
     block = next(t for t in tasks if "block" in t)["block"][0]
-    variables["__qube_bin"] = trust_as_template(block["vars"]["__qube_bin"])
-    args = block["renderfarm.qube.qube_identity"]
+    variables["__qube_identity_bin"] = trust_as_template(block["vars"]["__qube_identity_bin"])
+    args = block["renderfarm.qube.qube_validation_job"]
     return dict((key, Templar(loader=None, variables=variables).template(trust_as_template(args[key])))
-                for key in ("qbhash_path", "qbsub_path", "qbout_path", "qblogin_path"))
+                for key in ("qbsub_path", "qbout_path"))
 
 
 def test_identity_programs_follow_the_os_install_folder():
     """CPR qb_directory.md: /Applications/pfx/qube on macOS, /usr/local/pfx/qube on Linux."""
-    assert _render_bin("Darwin") == {"qbhash_path": "/Applications/pfx/qube/bin/qbhash",
-                                     "qbsub_path": "/Applications/pfx/qube/bin/qbsub",
-                                     "qbout_path": "/Applications/pfx/qube/bin/qbout",
-                                     "qblogin_path": "/Applications/pfx/qube/bin/qblogin"}
+    assert _render_bin("Darwin") == {"qbsub_path": "/Applications/pfx/qube/bin/qbsub",
+                                     "qbout_path": "/Applications/pfx/qube/bin/qbout"}
     assert _render_bin("Linux")["qbsub_path"] == "/usr/local/pfx/qube/bin/qbsub"
 
 

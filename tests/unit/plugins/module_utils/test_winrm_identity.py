@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: renderfarm.qube contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""winrm_identity.run() through Ansible's own winrm connection plugin against the WinRM double.
+"""winrm_identity.register() and validate() through Ansible's own winrm connection plugin against the WinRM double.
 
 Real ``ansible.builtin.winrm`` + ``ansible.builtin.powershell`` (the action plugin's ``execute``),
 real pywinrm, real NTLM (pyspnego acceptor), real MS-WSMV message encryption; the scripts are the
@@ -22,7 +22,7 @@ from tests.winrm_double import FakeWindowsHost, LocalAccount, WinRMDouble  # noq
 from tests.winrm_double.acceptors import user_table_acceptor  # noqa: E402
 from tests.winrm_double.ansible_connection import executor, winrm_connection  # noqa: E402
 
-from ansible_collections.renderfarm.qube.plugins.action.qube_win_identity import SCRIPTS_DIR  # noqa: E402
+from ansible_collections.renderfarm.qube.plugins.plugin_utils.identity_action import SCRIPTS_DIR  # noqa: E402
 from ansible_collections.renderfarm.qube.plugins.module_utils import winrm_identity  # noqa: E402
 
 ADMIN, ADMIN_PW = "WINWORKER01\\admin", "Adm1n-Wire-Secret!"
@@ -55,12 +55,20 @@ class Worker(object):
 
     def run(self, check_mode=False, admin_pw=ADMIN_PW, port=None, **extra):
         base = dict(account="qubeproxy", domain="WINWORKER01", password=PROXY_PW, update_password="always",
-                    register="local", validate=True, validation_paths=[SHARE + "\\shots"], validation_timeout=30)
+                    register="central", validate=True, validation_paths=[SHARE + "\\shots"], validation_timeout=30)
         base.update(extra)
         connection = winrm_connection(port or self.double.port, ADMIN, admin_pw)
         self.connections.append(connection)
         try:
-            return winrm_identity.run(base, check_mode, executor(connection), SCRIPTS, where="win01")
+            # The role's order: qube_credential, then qube_validation_job, on one connection.
+            steps = winrm_identity.Steps(executor(connection), SCRIPTS, "win01")
+            result = {"changed": False, "failed": False}
+            if base["register"] != "none":
+                result.update(winrm_identity.register(base, check_mode, steps))
+            if base["validate"] and not result["failed"]:
+                done = winrm_identity.validate(base, steps)
+                result.update(validation=done["validation"], failed=done["failed"], msg=done["msg"])
+            return result
         finally:
             connection.close()
 
@@ -85,18 +93,18 @@ def test_scripts_come_from_the_collection_files_without_comment_lines():
                                        "$p = ConvertFrom-Json -InputObject '{\"state_file\": \"C:\\\\x''s\"}'"]
 
 
-def test_good_logon_registers_locally_and_validates(worker):
+def test_good_logon_registers_centrally_and_validates(worker):
     result = worker.run()
     host = worker.host
-    assert result["changed"] and result["registered"] and not result["failed"], result
+    assert result["changed"] and result["action"] == "registered" and not result["failed"], result
+    assert len(result["proxy_password_hash"]) >= 64
     v = result["validation"]
     assert v["ok"] and v["via"] == "direct" and v["platform"] == "windows"
     assert v["identity"]["user"] == "WINWORKER01\\qubeproxy" and v["identity"]["sid"].startswith("S-1-5-21-")
     expected = ["logon"] + ["path:%s:%s\\shots" % (op, SHARE) for op in ("read", "write", "delete")]
     assert [c["name"] for c in v["checks"]] == expected
     conf = host.files["c:\\programdata\\pfx\\qube\\qb.conf"]
-    assert "qb_supervisor = qube-sup01" in conf and "proxy_password = " in conf
-    assert host.acls["c:\\programdata\\pfx\\qube\\qb.conf"] == ["NT AUTHORITY\\SYSTEM", "BUILTIN\\Administrators"]
+    assert "qb_supervisor = qube-sup01" in conf and "proxy_password" not in conf  # never the local qb.conf
     assert programs(host) == ["qbhash"]
     assert result["diff"]["before"] == "" and result["diff"]["after"] == "proxy_password = REDACTED (new value)\n"
     assert worker.double.service.open_shells == 0
@@ -121,7 +129,7 @@ def test_scripts_arrive_as_the_powershell_shell_plugin_encodes_them(worker):
 def test_second_run_is_unchanged_and_calls_no_qbhash(worker):
     worker.run()
     again = worker.run()
-    assert not again["changed"] and not again["registered"] and again["validation"]["ok"]
+    assert not again["changed"] and again["action"] == "unchanged" and again["validation"]["ok"]
     assert again["diff"]["before"] == again["diff"]["after"] == "proxy_password = REDACTED\n"
     assert programs(worker.host) == ["qbhash"]
 
@@ -141,19 +149,18 @@ def test_fingerprint_is_bound_to_the_account(worker):
     assert PROXY_PW not in state and "pbkdf2-sha256$200000$" in state
 
 
-def test_state_dir_and_qb_conf_path_are_used_for_reading_and_writing(worker):
-    other = dict(state_dir="D:\\rfq-state\\", qb_conf_path="D:\\qube\\qb.conf")
+def test_state_dir_is_used_for_reading_and_writing(worker):
+    other = dict(state_dir="D:\\rfq-state\\")
     first = worker.run(**other)
-    assert first["registered"] and "d:\\rfq-state\\identity-winworker01_qubeproxy.json" in worker.host.files
-    assert "proxy_password = " in worker.host.files["d:\\qube\\qb.conf"]
-    assert "proxy_password" not in worker.host.files["c:\\programdata\\pfx\\qube\\qb.conf"]
+    assert first["action"] == "registered" and "d:\\rfq-state\\identity-winworker01_qubeproxy.json" in worker.host.files
     again = worker.run(**other)
     assert not again["changed"] and programs(worker.host) == ["qbhash"]
 
 
 def test_check_mode_registers_nothing(worker):
     result = worker.run(check_mode=True)
-    assert result["changed"] and not result["registered"]
+    assert result["changed"] and result["action"] == "registered" and result["proxy_password_hash"] == \
+        winrm_identity.CHECK_MODE_HASH
     assert programs(worker.host) == []
     assert "proxy_password" not in worker.host.files["c:\\programdata\\pfx\\qube\\qb.conf"]
     assert not any(c.get("script", "").startswith(winrm_identity.MARKER + "register") for c in worker.host.calls)
@@ -209,14 +216,16 @@ def test_register_central_returns_the_hash_and_keeps_it(worker):
 
 def test_register_qblogin_sends_the_password_twice_on_stdin(worker):
     result = worker.run(account="render", domain="MYCORP", register="qblogin", validate=False)
-    assert result["registered"] and "validation" not in result
+    assert result["action"] == "registered" and "validation" not in result
     call = [c for c in worker.host.calls if c["program"] == "qblogin"][0]
     assert call["args"] == ["--user", "render", "--domain", "MYCORP"] and call["stdin_lines"] == 2
 
 
 def test_missing_password_is_refused_before_the_host_is_asked(worker):
     result = worker.run(password=None)
-    assert result["failed"] and result["validation"]["error"]["code"] == "missing_password"
+    assert result["failed"] and result["error"]["code"] == "missing_password"
+    unvalidated = worker.run(password=None, register="none")
+    assert unvalidated["failed"] and unvalidated["validation"]["error"]["code"] == "missing_password"
     assert worker.host.calls == []
 
 
@@ -228,7 +237,7 @@ def test_wrong_admin_password_is_the_connection_plugins_failure(worker):
 
 
 def test_no_secret_on_the_wire_in_commands_or_results(worker):
-    results = [worker.run(register=mode) for mode in ("local", "central", "qblogin")]
+    results = [worker.run(register=mode) for mode in ("central", "qblogin")]
     results.append(worker.run(account="render", domain="MYCORP", password="Wrong-Secret-99", register="none"))
     forms = []
     for secret in (PROXY_PW, ADMIN_PW, "Wrong-Secret-99"):
