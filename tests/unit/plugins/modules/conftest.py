@@ -20,6 +20,7 @@ import json
 
 import pytest
 
+from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils import basic
 from ansible.module_utils.common import json as common_json
 from ansible.module_utils.common import warnings as module_warnings
@@ -54,7 +55,10 @@ class ModuleRunner(object):
         args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff,
                     _ansible_remote_tmp=self.remote_tmp, _ansible_keep_remote_files=False)
         del self._recorded[:]
-        with patch_module_args(args):
+        with patch_module_args(args), self.monkeypatch.context() as patch:
+            # As on a managed host: once a test has imported controller code, AnsibleModule.warn
+            # would go to the controller's Display instead of the result.
+            patch.setattr(module_utils_internal, "is_controller", False)
             with pytest.raises(SystemExit):
                 module.main()
         assert len(self._recorded) == 1, "%s.main() ended without one exit_json/fail_json" % module.__name__
