@@ -47,10 +47,37 @@ def test_hosts_must_be_a_list(action):
     assert action({"hosts": 5}).run(task_vars={"hostvars": {}})["failed"]
 
 
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - renderfarm.qube.qube_preflight:
+        hosts: "{{ groups.%s }}"
+      register: preflight
+      ignore_errors: true
+    - ansible.builtin.copy:
+        content: "{{ %s | to_json }}"
+        dest: "{{ out }}"
+"""
+
+
+def run_play(tmp_path, group, result, options=()):
+    """ansible-playbook runs qube_preflight on localhost over ``group`` of ``tmp_path/inventory.yml``
+    (this checkout as renderfarm.qube); returns the process and the text of the JSON of ``result``."""
+    (tmp_path / "play.yml").write_text(PLAY % (group, result))
+    out = tmp_path / "result.json"
+    collections = next(p for p in sys.path if "renderfarm-qube-pytest" in p)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+                           "-i", str(tmp_path / "inventory.yml")] + list(options) +
+                          [str(tmp_path / "play.yml"), "-e", "out=%s" % out],
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc, out.read_text()
+
+
 def test_real_playbook_run(tmp_path):
     """ansible-playbook resolves renderfarm.qube.qube_preflight and reads real hostvars."""
-    collections = sys.path[0] if "renderfarm-qube-pytest" in sys.path[0] else next(
-        p for p in sys.path if "renderfarm-qube-pytest" in p)
     (tmp_path / "inventory.yml").write_text(textwrap.dedent("""
         all:
           vars:
@@ -66,26 +93,7 @@ def test_real_playbook_run(tmp_path):
                 bad-03: {qube_worker_cpus: many, qube_worker_templates: [cpu], qube_worker_cpu: 2}
                 bad04: {qube_proxy_password: "Pip3lin3P@$$wd", qube_worker_mode: desktop}
         """))
-    (tmp_path / "play.yml").write_text(textwrap.dedent("""
-        - hosts: localhost
-          gather_facts: false
-          tasks:
-            - renderfarm.qube.qube_preflight:
-                hosts: "{{ groups.workers }}"
-              register: preflight
-              ignore_errors: true
-            - ansible.builtin.copy:
-                content: "{{ preflight | to_json }}"
-                dest: "{{ out }}"
-        """))
-    out = tmp_path / "result.json"
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1")
-    bindir = os.path.dirname(sys.executable)
-    proc = subprocess.run([os.path.join(bindir, "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
-                           str(tmp_path / "play.yml"), "-e", "out=%s" % out],
-                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(out.read_text())
+    result = json.loads(run_play(tmp_path, "workers", "preflight")[1])
     assert result["failed"]
     assert any("bad-03: qube_worker_cpus must be an integer >= 0 (got 'many')" in e for e in result["errors"])
     assert any("bad-03: qube_worker_templates names 'cpu'" in e for e in result["errors"])
@@ -150,30 +158,12 @@ def test_inline_vault_values_real_run(tmp_path):
                   qube_worker_install: false
                   qube_proxy_password: %s
         """) % (inline("Real-Pass-1"), inline("Auto-Pass-2"), inline("Pip3lin3P@$$wd")))
-    (tmp_path / "play.yml").write_text(textwrap.dedent("""
-        - hosts: localhost
-          gather_facts: false
-          tasks:
-            - renderfarm.qube.qube_preflight:
-                hosts: "{{ groups.qube_workers }}"
-              register: preflight
-              ignore_errors: true
-            - ansible.builtin.copy:
-                content: "{{ preflight.errors | default([]) | to_json }}"
-                dest: "{{ out }}"
-        """))
-    out = tmp_path / "errors.json"
-    collections = next(p for p in sys.path if "renderfarm-qube-pytest" in p)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                           "-i", str(tmp_path / "inventory.yml"), "--vault-password-file", str(vault_pass),
-                           str(tmp_path / "play.yml"), "-e", "out=%s" % out],
-                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    errors = json.loads(out.read_text())
+    proc, text = run_play(tmp_path, "qube_workers", "preflight.errors | default([])",
+                          ["--vault-password-file", str(vault_pass)])
+    errors = json.loads(text)
     assert len(errors) == 1 and errors[0].startswith("v3: qube_proxy_password is the vendor's published default")
     for secret in ("Real-Pass-1", "Auto-Pass-2", "Pip3lin3"):
-        assert secret not in proc.stdout + proc.stderr + out.read_text()
+        assert secret not in proc.stdout + proc.stderr + text
 
 
 def test_undefined_variable_is_one_problem_among_the_others(action):
