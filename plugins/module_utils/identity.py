@@ -39,6 +39,8 @@ MINIMAL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "
 PRIVILEGED_GROUPS = frozenset(("root", "sudo", "wheel", "admin", "domain admins",
                                "enterprise admins", "administrators"))
 EXCERPT_CHARS = 400
+
+
 def platform_name():
     """``linux`` or ``darwin`` (the ``platform`` field of the result)."""
     return "darwin" if sys.platform == "darwin" else "linux"
