@@ -6,7 +6,8 @@
 Runs ``playbook.yml`` against ``inventory.ini`` (``ansible_connection=local``) with the callback
 enabled through the environment, as an administrator would, then checks the terminal table, the
 JSON and the HTML, that colour codes appear only when colour is forced, and that the canary
-secret of the inventory is in none of them.
+secret of the inventory is in none of them. The combine_reports playbook then makes one report of
+that run with a studio's HTML template, and refuses a template path that is not a file.
 
     .venv/bin/pytest tests/report -q          (from the repository root)
 
@@ -117,3 +118,33 @@ def test_forced_colour_keeps_the_table_aligned(tmp_path, plain_run):
     table = [line for line in plain.splitlines() if line.startswith(("HOST ", "render-"))]
     expected = [line for line in report_section(plain_run[1]).splitlines() if line.startswith(("HOST ", "render-"))]
     assert table == expected
+
+
+def combine(tmp_path, slices, *extra):
+    """Run renderfarm.qube.combine_reports over ``slices``; return (returncode, stdout)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    config = tmp_path / "ansible.cfg"
+    config.write_text("[defaults]\n", encoding="utf-8")
+    env.update(ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_CONFIG=str(config), ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
+    proc = subprocess.run([PLAYBOOK_BIN, "renderfarm.qube.combine_reports", "-e", "qube_report_slices=%s" % slices]
+                          + list(extra), cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=300, check=False)
+    return proc.returncode, proc.stdout
+
+
+def test_combined_report_with_a_studio_template_and_a_missing_one(tmp_path, plain_run):
+    _returncode, _stdout, reports = plain_run
+    slices = tmp_path / "slices"
+    (slices / "one").mkdir(parents=True)
+    (slices / "one" / "qube-report.json").write_text((reports / "qube-report.json").read_text(encoding="utf-8"),
+                                                     encoding="utf-8")
+    studio = tmp_path / "studio.html.j2"
+    studio.write_text("<h1>Studio</h1>{% for h in hosts %}<p>{{ h.host }}={{ h.status }}</p>{% endfor %}\n",
+                      encoding="utf-8")
+    returncode, stdout = combine(tmp_path, slices, "-e", "qube_report_html_template=%s" % studio)
+    assert returncode == 0, stdout
+    page = (tmp_path / "slices-combined" / "qube-report.html").read_text(encoding="utf-8")
+    assert page == "<h1>Studio</h1><p>render-a=ok</p><p>render-b=failed</p><p>render-c=ok</p>\n"
+
+    returncode, stdout = combine(tmp_path, slices, "-e", "qube_report_html_template=%s" % (tmp_path / "gone.j2"))
+    assert returncode == 2 and "qube_report_html_template: no HTML template file at" in stdout, stdout
