@@ -300,8 +300,12 @@ def main():
             validation_job.run(module, result, QUBE_BIN)
     except (IdentityError, IOError, OSError) as err:
         module.fail_json(msg="%s: %s" % (params["account"], err), **result)
-    result["msg"] = "validation %s" % ("passed" if result.get("validation", {}).get("ok") else
-                                       "not due" if not result["validation_proof"]["due"] else "not run")
+    validation = result.get("validation")
+    if validation:  # a failure outside check mode has failed the module above
+        result["msg"] = "validation passed" if validation["ok"] else "validation failed in check mode: %s" % (
+            validation["error"]["message"])
+    else:
+        result["msg"] = "validation not due" if not result["validation_proof"]["due"] else "validation skipped"
     module.exit_json(**result)
 
 

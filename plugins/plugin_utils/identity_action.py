@@ -22,6 +22,9 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.renderfarm.qube.plugins.module_utils import winrm_identity
+from ansible_collections.renderfarm.qube.plugins.module_utils.credential import (
+    CREDENTIAL_ARGUMENT_SPEC, IDENTITY_ARGUMENT_SPEC,
+)
 
 SCRIPTS_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
                                             "files", "windows_identity"))
@@ -79,3 +82,37 @@ class IdentityAction(ActionBase):
             outcome.pop("diff", None)
         result.update(outcome)
         return result
+
+
+class CredentialAction(IdentityAction):
+    """``qube_credential``: registers the credential (``register.ps1`` on Windows)."""
+
+    MODULE = "renderfarm.qube.qube_credential"
+    WINDOWS_ARGUMENT_SPEC = dict(
+        CREDENTIAL_ARGUMENT_SPEC,
+        # The local qb.conf on Windows never holds proxy_password (readable by every user of the host).
+        register=dict(type="str", choices=["central", "qblogin"], required=True),
+        qube_bin_dir=dict(type="str", default=winrm_identity.DEFAULT_BIN_DIR),
+        state_dir=dict(type="str", default=winrm_identity.STATE_DIR),
+    )
+
+    def windows(self, args, steps):
+        return winrm_identity.register(args, self._task.check_mode, steps)
+
+
+class ValidationJobAction(IdentityAction):
+    """``qube_validation_job``: the validation job as the identity (``validate.ps1`` on Windows)."""
+
+    MODULE = "renderfarm.qube.qube_validation_job"
+    WINDOWS_ARGUMENT_SPEC = dict(
+        IDENTITY_ARGUMENT_SPEC,
+        validation_paths=dict(type="list", elements="str", default=[]),
+        validation_command=dict(type="str", default=""),
+        validation_rights=dict(type="list", elements="str", default=[],
+                               choices=sorted(winrm_identity.RIGHT_LOGON_TYPES)),
+        validation_timeout=dict(type="int", default=60),
+        allow_privileged=dict(type="bool", default=False),
+    )
+
+    def windows(self, args, steps):
+        return winrm_identity.validate(args, steps)

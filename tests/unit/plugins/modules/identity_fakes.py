@@ -28,6 +28,14 @@ def fake_program(directory, name, body):
     return path
 
 
+def caller(run_module, module):
+    """``call(args, check_mode, diff)`` -> (result, raw JSON) of ``module`` through the shared harness."""
+    def call(args, check_mode=False, diff=False):
+        result = run_module(module, args, check_mode=check_mode, diff=diff)
+        return result, run_module.raw
+    return call
+
+
 def make_env(directory):
     conf = os.path.join(directory, "qb.conf")
     with open(conf, "w") as handle:

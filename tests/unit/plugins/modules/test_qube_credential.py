@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.renderfarm.qube.plugins.module_utils import confwrite
 from ansible_collections.renderfarm.qube.plugins.modules import qube_credential
 from identity_fakes import (
-    NEW_PASSWORD, PASSWORD, QB_CONF, assert_no_secret_anywhere, calls, fake_program, make_env, stdin_digests,
+    NEW_PASSWORD, caller, PASSWORD, QB_CONF, assert_no_secret_anywhere, calls, fake_program, make_env, stdin_digests,
 )
 
 
@@ -26,11 +26,7 @@ def env(tmp_path):
 
 @pytest.fixture
 def run(run_module):
-    """``run(args, check_mode, diff)`` -> (result, raw JSON)."""
-    def call(args, check_mode=False, diff=False):
-        result = run_module(qube_credential, args, check_mode=check_mode, diff=diff)
-        return result, run_module.raw
-    return call
+    return caller(run_module, qube_credential)
 
 
 def local_args(env, **extra):

@@ -16,7 +16,9 @@ import pytest
 
 from ansible_collections.renderfarm.qube.plugins.module_utils import validation_job
 from ansible_collections.renderfarm.qube.plugins.modules import qube_credential, qube_validation_job
-from identity_fakes import NEW_PASSWORD, PASSWORD, assert_no_secret_anywhere, calls, fake_program, make_env
+from identity_fakes import (
+    NEW_PASSWORD, PASSWORD, assert_no_secret_anywhere, caller, calls, fake_program, make_env,
+)
 
 
 @pytest.fixture
@@ -26,11 +28,7 @@ def env(tmp_path):
 
 @pytest.fixture
 def run(run_module):
-    """``run(args, check_mode, diff)`` -> (result, raw JSON) of qube_validation_job."""
-    def call(args, check_mode=False, diff=False):
-        result = run_module(qube_validation_job, args, check_mode=check_mode, diff=diff)
-        return result, run_module.raw
-    return call
+    return caller(run_module, qube_validation_job)
 
 
 def job_args(env, **extra):
