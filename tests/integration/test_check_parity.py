@@ -24,8 +24,11 @@ check run after it changed nothing. Every exception is a :data:`RULES` entry wit
 collection this test found (reported as xfail once nothing else is wrong; they need a fix in
 roles/ or plugins/). A rule that stops matching fails the test, so the list stays exact.
 Per-task results come from the ``parity_record`` callback (``parity/callback/``).
+QUBE_PARITY_COUNTS=<file> writes the tasks per host of ``base``'s second real run (a converged
+re-run) there as JSON (issue #17's count, see benchmarks/RESULTS.md).
 """
 
+import json
 import os
 import sys
 
@@ -79,6 +82,10 @@ def sequences(farm):
     lines = ["%s/%s %.0fs changed=%d rc=%d" % (name, label, run.seconds, run.total_changed(), run.returncode)
              for name, runs in done.items() for label, run in runs.items()]
     print("\ncheck parity runs: " + "; ".join(lines))
+    counts_file = os.environ.get("QUBE_PARITY_COUNTS")
+    if counts_file:  # tasks per host of the converged re-run (issue #17, benchmarks/RESULTS.md)
+        with open(counts_file, "w", encoding="utf-8") as handle:
+            json.dump(checks.task_counts(done["base"]["real2"]), handle, indent=1, sort_keys=True)
     return done
 
 

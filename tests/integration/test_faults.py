@@ -608,7 +608,7 @@ CANARY_EXTRA = {"qube_serial": [1, "25%", "100%"], "qube_max_fail_percentage": 0
 # batch 1, the canary; batch 2 is one more worker (25 % of 6), batch 3 the rest.
 CANARY = sorted(ALL_WORKERS, key=lambda host: host.name)[0]
 LATER = [host for host in ALL_WORKERS if host is not CANARY]
-VALIDATION_TASK = "validate the job identity"
+VALIDATION_TASK = "validation job as the job identity"
 
 
 def supervisor_view(host):

@@ -100,3 +100,19 @@ def judge(found, rules, sequence, kinds):
 
 def describe(findings):
     return "\n".join("  %s | %s | %s | %s" % finding for finding in sorted(findings))
+
+
+def task_counts(run):
+    """Tasks per host of ``run`` (issue #17's measure): ``{host: {"ran": [task, ...], "skipped": n}}``.
+
+    Handlers included; a run_once task counts once, on the host it ran for (the benchmark's
+    bench_profile callback counts the same way). Deterministic, unlike times.
+    """
+    counts = {}
+    for record in run.records:
+        entry = counts.setdefault(record["host"], {"ran": [], "skipped": 0})
+        if record["status"] == "skipped":
+            entry["skipped"] += 1
+        else:
+            entry["ran"].append("%s [%s]" % (record["task"], record["action"]))
+    return counts
