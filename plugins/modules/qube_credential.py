@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: qube_credential
 short_description: Register a Qube! job identity's password wherever Qube! stores it
-version_added: "0.5.0"
+version_added: "0.4.0"
 description:
   - Registers one account's password where Qube! reads it, on Linux, macOS and Windows hosts alike.
   - "O(register): V(local) encrypts the password with C(qbhash) (password on stdin) and writes it as

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: qube_validation_job
 short_description: Prove a Qube! job identity by running a validation job as it, the way the worker starts jobs
-version_added: "0.5.0"
+version_added: "0.4.0"
 description:
   - "Linux and macOS: a child process takes the identity's groups (C(initgroups)), gid and uid with no
     login environment (only C(PATH) and C(LANG)) and C(/) as working directory, then checks the effective
