@@ -6,7 +6,7 @@ QLAB_DIR ?= /var/lib/qube-lab
 N ?= 4
 export QLAB_DIR
 
-.PHONY: help venv deps demo test lab-up lab-down lab-status lint sanity units pytest molecule build benchmark docs release site
+.PHONY: help venv deps demo test lab-up lab-down lab-status lint sanity units pytest molecule build benchmark benchmark-suite docs release site
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ build: venv ## build the collection artifact
 
 benchmark: deps ## measure site.yml against Ansible's floor on the lab (N=10)
 	benchmarks/run.sh $(N)
+
+benchmark-suite: deps ## the whole benchmark in one run: N=10, N=50, 60 re-run and 3 slices of 20 (~30 min)
+	benchmarks/run.sh suite
 
 docs: venv ## lint the plugin and role docs, build the HTML docs site into build/docs/html
 	scripts/test.sh docs

@@ -4,13 +4,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Turn one benchmarks/run.sh work directory into results-N.json and a printed table.
 
-    summarize.py WORK_DIR N OUT.json [--tree PATH] [--command TEXT]
+    summarize.py WORK_DIR N OUT.json [--tree PATH] [--command TEXT] [--rerun-only] [--slices K]
+    summarize.py --table RESULTS.json...   (one table of several results files, as run.sh suite prints)
 
 Reads, per run (floor_converge, floor_idempotent, site_converge, site_idempotent):
 ``NAME.time`` (/usr/bin/time: wall, user, sys seconds, max RSS KiB), ``NAME.memcg`` (peak bytes of
 the run's memory cgroup), ``NAME.load`` (/proc/loadavg before and after) and
 ``NAME.profile.json`` (callback_plugins/bench_profile.py); with ``--slices K`` also the K re-runs at the
-same time (``site_slices.I.time``/``.profile.json``, ``site_slices.wall``).  Fails (exit 1) when a run had failed
+same time (``site_slices.I.time``/``.profile.json``, ``site_slices.wall``); with ``--rerun-only`` only the
+two re-runs (the suite's phase over the whole farm, converged by the phases before it).  Fails (exit 1) when a run had failed
 or unreachable hosts, or when the idempotent site.yml run changed anything.
 """
 
@@ -24,7 +26,8 @@ import subprocess
 import sys
 
 RUNS = ("floor_converge", "floor_idempotent", "site_converge", "site_idempotent")
-TARGETS = {"converge": 2.0, "idempotent": 1.3}
+RERUNS = ("floor_idempotent", "site_idempotent")
+TARGETS = {"converge": 2.0, "idempotent": 1.3, "idempotent_cpu": 2.0}  # idempotent_cpu: controller CPU of the re-runs
 SLICES_CPU_TARGET = 1.2  # summed controller CPU of the slices over that of one re-run of all workers
 WORKER_PREFIX = "bw"
 
@@ -125,8 +128,42 @@ def tree_commit(tree):
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def _cell(value, fmt="%.1f"):
+    return "-" if value is None else fmt % value
+
+
+def table(paths):
+    """Markdown rows of several results files (README / RESULTS.md), one per workers count."""
+    lines = ["| N | floor conv / re-run s | site conv s | site re-run s | conv / floor | re-run / floor "
+             "| tasks/worker conv / re-run | CPU s/worker re-run (floor) | max RSS MiB (floor) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for path in paths:
+        with open(path) as handle:
+            result = json.load(handle)
+        runs, ratios, n = result["runs"], result["ratios_to_floor"], float(result["workers"])
+        conv, rerun = runs.get("site_converge"), runs["site_idempotent"]
+        fconv, frerun = runs.get("floor_converge"), runs["floor_idempotent"]
+        lines.append("| %d | %s / %.1f | %s | %.1f | %s | %.2fx | %s / %.1f | %.2f (%.2f) | %.0f (%.0f) |" % (
+            result["workers"], _cell(fconv and fconv["wall_seconds"]), frerun["wall_seconds"],
+            _cell(conv and conv["wall_seconds"]), rerun["wall_seconds"],
+            _cell(ratios.get("converge"), "%.2fx"), ratios["idempotent"],
+            _cell(conv and conv["tasks_per_worker"]), rerun["tasks_per_worker"],
+            rerun["controller_cpu_seconds"] / n, frerun["controller_cpu_seconds"] / n,
+            rerun["controller_max_rss_mib"], frerun["controller_max_rss_mib"]))
+        slices = result.get("slices")
+        if slices:
+            lines.append("| %d as %d slices | | | %.1f wall | | | - / %.1f | summed CPU %.1f s = %.2fx one re-run's | |" % (
+                result["workers"], slices["slices"], slices["wall_seconds"], slices["tasks_per_worker"],
+                slices["controller_cpu_seconds"], ratios["slices_cpu_vs_one_rerun"]))
+    return "\n".join(lines)
+
+
 def main(argv=None):
     """Write the results file; print the side-by-side table; exit 1 on a failed assertion."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--table":
+        print(table(argv[1:]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("work")
     parser.add_argument("workers", type=int)
@@ -135,12 +172,15 @@ def main(argv=None):
     parser.add_argument("--command", default="")
     parser.add_argument("--vars", help="the BENCH_VARS file appended to the workers' group_vars")
     parser.add_argument("--slices", type=int, default=0, help="BENCH_SLICES: K re-runs at the same time were measured")
+    parser.add_argument("--rerun-only", action="store_true", help="only the floor's and site.yml's re-runs were measured")
     args = parser.parse_args(argv)
-    runs = dict((name, run_figures(args.work, name)) for name in RUNS)
-    ratios = {
-        "converge": round(runs["site_converge"]["wall_seconds"] / runs["floor_converge"]["wall_seconds"], 2),
-        "idempotent": round(runs["site_idempotent"]["wall_seconds"] / runs["floor_idempotent"]["wall_seconds"], 2),
-    }
+    names = RERUNS if args.rerun_only else RUNS
+    runs = dict((name, run_figures(args.work, name)) for name in names)
+    ratios = {"idempotent": round(runs["site_idempotent"]["wall_seconds"] / runs["floor_idempotent"]["wall_seconds"], 2),
+              "idempotent_cpu": round(runs["site_idempotent"]["controller_cpu_seconds"]
+                                      / runs["floor_idempotent"]["controller_cpu_seconds"], 2)}
+    if not args.rerun_only:
+        ratios["converge"] = round(runs["site_converge"]["wall_seconds"] / runs["floor_converge"]["wall_seconds"], 2)
     problems = ["%s: %d failed/unreachable results" % (n, r["failed_total"]) for n, r in runs.items()
                 if r["failed_total"]]
     if runs["site_idempotent"]["changed_total"]:
@@ -159,21 +199,23 @@ def main(argv=None):
               "extra_group_vars": extra_vars,
               "machine": machine(),
               "runs": runs, "ratios_to_floor": ratios, "slices": slices,
-              "targets": dict((k, {"max_ratio": v, "met": ratios[k] <= v}) for k, v in TARGETS.items()),
+              "targets": dict((k, {"max_ratio": v, "met": ratios[k] <= v}) for k, v in TARGETS.items() if k in ratios),
               "problems": problems}
     with open(args.out, "w") as handle:
         json.dump(result, handle, indent=1)
         handle.write("\n")
     print("%-17s %8s %8s %9s %9s %7s %8s %s" % ("run", "wall_s", "cpu_s", "rss_MiB", "cgrp_MiB", "tasks/w",
                                                 "changed", "load(1m before->after)"))
-    for name in RUNS:
+    for name in names:
         r = runs[name]
         print("%-17s %8.1f %8.1f %9.1f %9.1f %7.1f %8d %s->%s" % (
             name, r["wall_seconds"], r["controller_cpu_seconds"], r["controller_max_rss_mib"],
             r["controller_cgroup_peak_mib"], r["tasks_per_worker"], r["changed_total"],
             r["loadavg_before"][0], r["loadavg_after"][0]))
-    print("ratios to floor: converge %.2fx (target <= %.1fx), idempotent %.2fx (target <= %.1fx)" % (
-        ratios["converge"], TARGETS["converge"], ratios["idempotent"], TARGETS["idempotent"]))
+    if "converge" in ratios:
+        print("ratio to floor: converge %.2fx (target <= %.1fx)" % (ratios["converge"], TARGETS["converge"]))
+    print("ratio to floor: idempotent %.2fx (target <= %.1fx), its controller CPU %.2fx (target <= %.1fx)" % (
+        ratios["idempotent"], TARGETS["idempotent"], ratios["idempotent_cpu"], TARGETS["idempotent_cpu"]))
     if slices:
         figures = (slices["slices"], slices["wall_seconds"], slices["controller_cpu_seconds"],
                    ratios["slices_cpu_vs_one_rerun"], SLICES_CPU_TARGET, slices["tasks_per_worker"])

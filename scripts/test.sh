@@ -140,7 +140,10 @@ import sys, yaml
 role = sys.argv[1].rstrip("/")
 defaults = yaml.safe_load(open(role + "/defaults/main.yml")) or {}
 try:
-    options = yaml.safe_load(open(role + "/meta/argument_specs.yml"))["argument_specs"]["main"]["options"]
+    entry_points = yaml.safe_load(open(role + "/meta/argument_specs.yml"))["argument_specs"]
+    options = {}  # every entry point's (worker_restart documents its handler's, "restart")
+    for entry_point in entry_points.values():
+        options.update(entry_point.get("options") or {})
 except FileNotFoundError:
     sys.exit("%s: no meta/argument_specs.yml" % role)
 missing = sorted(set(defaults) - set(options))

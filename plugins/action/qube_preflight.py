@@ -71,16 +71,18 @@ WORKER_ROLES = ("worker_config", "worker_mode", "identity", "worker_restart")
 
 
 def role_specs(roles_dir=ROLES_DIR, roles=WORKER_ROLES):
-    """{variable: option spec} of the workers' roles (meta/argument_specs.yml, entry point main)."""
+    """{variable: option spec} of the workers' roles (meta/argument_specs.yml, every entry point:
+    worker_restart's options are those of its handler's entry point, restart)."""
     specs = {}
     for role in roles:
         path = os.path.join(roles_dir, role, "meta", "argument_specs.yml")
         if not os.path.exists(path):
             continue
         with open(path) as handle:
-            options = (((yaml.safe_load(handle) or {}).get("argument_specs") or {}).get("main") or {}).get("options") or {}
-        for name, option in options.items():
-            specs.setdefault(name, option)
+            entry_points = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+        for entry_point in entry_points.values():
+            for name, option in ((entry_point or {}).get("options") or {}).items():
+                specs.setdefault(name, option)
     return specs
 
 
