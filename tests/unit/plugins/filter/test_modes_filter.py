@@ -63,7 +63,10 @@ def test_windows_rights_task_loops_over_the_python_decision():
 
 
 def _render_bin(system, inventory_bin_dir=None):
-    variables = dict(_load("roles", "identity", "vars", "%s.yml" % system))
+    role_vars = _load("roles", "identity", "vars", "main.yml")
+    variables = dict((key, trust_as_template(value) if isinstance(value, str) else value)
+                     for key, value in role_vars.items())
+    variables["ansible_facts"] = {"system": system}
     if inventory_bin_dir is not None:
         variables["qube_bin_dir"] = inventory_bin_dir
     tasks = _tasks("roles/identity/tasks/validate.yml")
