@@ -13,10 +13,11 @@ module: qube_host_check
 short_description: Look, read-only, at what only a Qube! worker host can tell before anything changes
 version_added: 0.3.0
 description:
-  - The host-side preflight of C(renderfarm.qube.site). It never changes the host and never fails
-    on a finding; it returns every problem in RV(problems), each naming the inventory variable and
-    the host, so that the play can list the problems of all hosts at once and stop before the
-    supervisor or any worker changes.
+  - The host-side preflight of C(renderfarm.qube.site). It never changes the host. It returns every
+    problem in RV(problems), each naming the inventory variable and the host; with
+    O(fail_on_problems) it also fails the host with all of them in its message, so that a play with
+    C(max_fail_percentage: 0) lists the problems of every host at once and stops before the
+    supervisor or any worker changes (one task per worker, no assert after it).
   - Looks whether the job identity resolves (the proxy account, an AD account as the directory
     resolves it, the submitters of user mode, the desktop user), whether it would run jobs with
     root or admin rights (uid or gid 0, a privileged group such as sudo, wheel or admin, the
@@ -33,6 +34,13 @@ options:
         paths, packages, programs, privilege rules).
     type: dict
     required: true
+  fail_on_problems:
+    description:
+      - Fail the host when any problem is found (every problem in the message and in RV(problems)).
+        Off, the module only returns them.
+    type: bool
+    default: false
+    version_added: 0.4.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -48,13 +56,13 @@ EXAMPLES = r"""
 - name: Preflight | What only this worker can tell
   renderfarm.qube.qube_host_check:
     spec: "{{ hostvars[inventory_hostname] | renderfarm.qube.qube_host_check_spec(inventory_hostname) }}"
-  register: host_check
+    fail_on_problems: true
 """
 
 RETURN = r"""
 problems:
   description: Every problem found, each naming the host and the inventory variable to fix.
-  returned: always
+  returned: always, also when the host fails on them
   type: list
   elements: str
   sample: ["w02: qube_desktop_user names artist, which does not resolve on this host (tried artist). Create the account ..."]
@@ -71,7 +79,9 @@ from ansible_collections.renderfarm.qube.plugins.module_utils import hostcheck
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(spec=dict(type="dict", required=True)), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=dict(spec=dict(type="dict", required=True),
+                                              fail_on_problems=dict(type="bool", default=False)),
+                           supports_check_mode=True)
     dpkg = module.get_bin_path("dpkg-query")
     rpm = None if dpkg else module.get_bin_path("rpm")
     found = []
@@ -103,6 +113,9 @@ def main():
         return False
 
     problems = hostcheck.run(module.params["spec"], installed, candidate)
+    if problems and module.params["fail_on_problems"]:
+        module.fail_json(msg="%d problem(s) found on this host; nothing was changed on any host:\n- %s"
+                         % (len(problems), "\n- ".join(problems)), problems=problems, installed=found)
     module.exit_json(changed=False, problems=problems, installed=found)
 
 

@@ -35,7 +35,7 @@ CASE_FILES = sorted(glob.glob(os.path.join(CASES_DIR, "*.yml")))
 PREFLIGHT_TASK = "Preflight | Validate the whole farm's inventory"
 # Cases with ``stage: host`` are mistakes only a host can reveal (accounts, groups, paths, packages,
 # commands): the read-only host-side preflight refuses them, still before any host changes.
-HOST_PREFLIGHT_TASK = "Preflight | Every problem of every worker, before the supervisor or any worker changes"
+HOST_PREFLIGHT_TASK = "Preflight | Look at what only this worker can tell (read-only); every problem, before anything changes"
 LATER_PLAYS = ("PLAY [Supervisor", "PLAY [Workers", "PLAY [Verify")
 MATRIX_HOSTS = ("bisup", "biw1", "biw2")
 
@@ -83,7 +83,7 @@ def assert_refused_in_preflight(proc, expect, never_shown, secrets, stage="contr
     flat = normalized(output)
     assert proc.returncode != 0, "site.yml succeeded:\n" + proc.stdout[-4000:]
     if stage == "host":
-        assert HOST_PREFLIGHT_TASK in output and "problem(s) found on the hosts, nothing was changed" in flat, \
+        assert HOST_PREFLIGHT_TASK in output and "problem(s) found on this host; nothing was changed on any host" in flat, \
             output[-4000:]
     else:
         assert "fatal: [localhost]" in output and PREFLIGHT_TASK in output, output[-4000:]
