@@ -16,7 +16,7 @@ description:
   - The host-side preflight of C(renderfarm.qube.site). It never changes the host. It returns every
     problem in RV(problems), each naming the inventory variable and the host; with
     O(fail_on_problems) it also fails the host with all of them in its message, so that a play with
-    C(max_fail_percentage: 0) lists the problems of every host at once and stops before the
+    C(max_fail_percentage) 0 lists the problems of every host at once and stops before the
     supervisor or any worker changes (one task per worker, no assert after it).
   - Looks whether the job identity resolves (the proxy account, an AD account as the directory
     resolves it, the submitters of user mode, the desktop user), whether it would run jobs with
