@@ -86,3 +86,43 @@ def test_the_assert_reads_the_errors_variable():
         "that": "__qube_worker_mode_errors | length == 0",
         "fail_msg": "{{ __qube_worker_mode_errors | join(' ') }}", "quiet": True}
     assert "renderfarm.qube.qube_mode_errors(" in _load("vars", "main.yml")["__qube_worker_mode_errors"]
+
+
+SERVICE_RESULT = {"changed": False, "mode": "service", "job_flags_required": [], "install_needed": False,
+                  "installed_before": True, "restart_needed": False}
+
+
+def test_facts_before_the_role_ran_are_the_inventory_mode():
+    assert _render("qube_worker_mode_effective", qube_worker_mode="desktop") == "desktop"
+    assert _render("qube_worker_mode_job_flags_required") == []
+    assert _render("qube_worker_installed_this_run") is False
+
+
+def test_facts_come_from_the_qube_worker_mode_result_on_a_converged_worker():
+    first = dict(SERVICE_RESULT, mode="desktop")
+    assert _render("qube_worker_mode_effective", __qube_worker_mode_first=first) == "desktop"
+    assert _render("qube_worker_mode_job_flags_required", __qube_worker_mode_first=first) == []
+    assert _render("qube_worker_installed_this_run", __qube_worker_mode_first=first) is False
+
+
+@pytest.mark.parametrize("installed_before, package_changed, fresh", [
+    (False, True, True), (True, True, False), (False, False, False)])
+def test_after_an_installation_the_second_call_counts(installed_before, package_changed, fresh):
+    first = dict(SERVICE_RESULT, install_needed=True, installed_before=installed_before, mode="service")
+    second = dict(SERVICE_RESULT, mode="desktop", job_flags_required=["flag"])
+    inputs = {"__qube_worker_mode_first": first, "__qube_worker_mode_second": second,
+              "__qube_worker_mode_package_changed": package_changed}
+    assert _render("qube_worker_mode_effective", **inputs) == "desktop"
+    assert _render("qube_worker_mode_job_flags_required", **inputs) == ["flag"]
+    assert _render("qube_worker_installed_this_run", **inputs) is fresh
+
+
+def test_only_an_install_or_a_restart_runs_more_tasks():
+    tasks = _load("tasks", "mode_Linux.yml")
+    assert len(tasks) == 2
+    assert tasks[1]["when"] == "__qube_worker_mode_first.install_needed or __qube_worker_mode_first.restart_needed"
+    finish = _load("tasks", "finish_Linux.yml")
+    assert finish[-1]["notify"] == "Qube worker restart"
+    assert finish[-1]["changed_when"] == "__qube_worker_mode_applied.restart_needed"
+    assert sorted(finish[-1]["ansible.builtin.set_fact"]) == sorted(
+        ["qube_worker_mode_effective", "qube_worker_mode_job_flags_required", "qube_worker_installed_this_run"])
