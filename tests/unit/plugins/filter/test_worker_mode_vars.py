@@ -126,3 +126,9 @@ def test_only_an_install_or_a_restart_runs_more_tasks():
     assert finish[-1]["changed_when"] == "__qube_worker_mode_applied.restart_needed"
     assert sorted(finish[-1]["ansible.builtin.set_fact"]) == sorted(
         ["qube_worker_mode_effective", "qube_worker_mode_job_flags_required", "qube_worker_installed_this_run"])
+
+
+def test_the_one_include_carries_the_qube_mode_tag_to_its_tasks():
+    """docs/installing.md: --tags qube_mode validates, installs and applies the mode."""
+    include = _load("tasks", "main.yml")[0]["ansible.builtin.include_tasks"]
+    assert include == {"file": "{{ __qube_worker_mode_entry }}", "apply": {"tags": ["qube_mode"]}}
