@@ -114,7 +114,9 @@ host_wait_ready() {
     local name=$1 deadline state
     deadline=$(( SECONDS + QLAB_BOOT_TIMEOUT ))
     while (( SECONDS < deadline )); do
-        if [[ -z $(host_pid "$name") ]]; then
+        # Looked at twice: while the launcher execs nsenter and then nspawn, /proc/PID/cmdline can
+        # read empty for a moment (seen once in CI: a host reported dead 1.5 s after its launch).
+        if [[ -z $(host_pid "$name") ]] && sleep 0.5 && [[ -z $(host_pid "$name") ]]; then
             log "$name: nspawn exited during boot; console log:"
             tail -n 30 "$(host_dir "$name")/console.log" >&2
             return 1
