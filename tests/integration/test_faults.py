@@ -559,7 +559,7 @@ def test_end_state_of_the_whole_farm(round_a, round_c):
 
 # --- round D: the DC unreachable from one AD worker -----------------------------------------------
 
-HOST_PREFLIGHT_TASK = "Preflight | Every problem of every worker, before the supervisor or any worker changes"
+HOST_PREFLIGHT_TASK = "Preflight | Look at what only this worker can tell (read-only); every problem, before anything changes"
 
 
 @pytest.fixture(scope="module")
