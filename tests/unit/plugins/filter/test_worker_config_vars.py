@@ -12,9 +12,10 @@
 import os
 
 import pytest
-import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
+
+import role_vars
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 ROLE = os.path.join(REPO, "roles", "worker_config")
@@ -22,16 +23,10 @@ HANDOFF = ("qube_worker_restart_qb_conf", "qube_worker_restart_qb_conf_backup", 
 
 
 def _load(*parts):
-    with open(os.path.join(REPO, *parts)) as handle:
-        return yaml.safe_load(handle)
+    return role_vars.load(*parts)
 
 
-def _trusted(value):
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return dict((key, _trusted(item)) for key, item in value.items())
-    return value
+_trusted = role_vars.trusted
 
 
 def _render(name, system="Linux", private_role_vars=False, **inventory):
