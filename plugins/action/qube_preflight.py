@@ -21,6 +21,7 @@ import os
 import yaml
 from ansible.errors import AnsibleError, AnsibleUndefinedVariable
 from ansible.plugins.action import ActionBase
+from ansible_collections.renderfarm.qube.plugins.filter.converged import collection_digest
 from ansible_collections.renderfarm.qube.plugins.module_utils.preflight import known_variables, validate_farm
 from ansible_collections.renderfarm.qube.plugins.module_utils.settings import (
     OS_NAMES, SettingsError, host_settings,
@@ -160,6 +161,8 @@ class ActionModule(ActionBase):
             templates.update(settings["templates"])
         summary = dict(hosts=len(farm), os=counts, central_keys=sorted(central_keys),
                        local_keys=sorted(local_keys), templates=sorted(templates))
-        return dict(result, changed=False, summary=summary,
+        # The collection's files as one digest, once per run, for the workers' converged records
+        # (filter/converged.py; a filter would compute it again in every fork).
+        return dict(result, changed=False, summary=summary, collection_digest=collection_digest(),
                     msg="qube_preflight: %d host(s) checked, no problems (%s)"
                         % (len(farm), ", ".join("%d %s" % (counts[n], n) for n in OS_NAMES if counts[n])))

@@ -41,6 +41,13 @@ options:
     type: bool
     default: false
     version_added: 0.4.0
+  converged:
+    description:
+      - Also compare the worker with its record of the last converged run (M(renderfarm.qube.qube_converged)), as
+        the C(renderfarm.qube.qube_converged_spec) filter returns what to compare. The verdict is in RV(converged).
+        Read-only like the rest of the look.
+    type: dict
+    version_added: 0.4.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -66,6 +73,14 @@ problems:
   type: list
   elements: str
   sample: ["w02: qube_desktop_user names artist, which does not resolve on this host (tried artist). Create the account ..."]
+converged:
+  description:
+    - Whether every role would find nothing to change on this worker (O(converged) given), why, and the report row
+      and proof time of its record when it is converged.
+  returned: when O(converged) is given
+  type: dict
+  sample: {converged: true, reason: "converged: nothing changed since 2026-12-06T19:40:02Z", recorded_at: "2026-12-06T19:40:02Z",
+           validated_at: "2026-12-06T19:39:58Z", report: {mode: service, job_identity: qubeproxy}}
 installed:
   description: The worker packages found installed.
   returned: always
@@ -74,13 +89,16 @@ installed:
   sample: [qube-worker]
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.renderfarm.qube.plugins.module_utils import hostcheck
+from ansible_collections.renderfarm.qube.plugins.module_utils import converged, hostcheck
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(spec=dict(type="dict", required=True),
-                                              fail_on_problems=dict(type="bool", default=False)),
+                                              fail_on_problems=dict(type="bool", default=False),
+                                              converged=dict(type="dict")),
                            supports_check_mode=True)
     dpkg = module.get_bin_path("dpkg-query")
     rpm = None if dpkg else module.get_bin_path("rpm")
@@ -116,7 +134,16 @@ def main():
     if problems and module.params["fail_on_problems"]:
         module.fail_json(msg="%d problem(s) found on this host; nothing was changed on any host:\n- %s"
                          % (len(problems), "\n- ".join(problems)), problems=problems, installed=found)
-    module.exit_json(changed=False, problems=problems, installed=found)
+    result = dict(changed=False, problems=problems, installed=found)
+    if module.params["converged"] is not None:
+        same, reason, record = converged.look(module.params["converged"], lambda argv: module.run_command(argv),
+                                              time.time())
+        result["converged"] = {"converged": same and not problems, "reason": reason,
+                               "recorded_at": record.get("recorded_at", ""),
+                               "validated_at": record.get("validated_at", ""), "report": record.get("report", {}),
+                               # what the batch's qube_converged records again: the same inputs as this look's
+                               "spec": module.params["converged"]}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """identity_local: local proxy account, render share, published default, user mode, failures."""
 import re
+from shlex import quote as shlex_quote
 
 import pytest
 
@@ -105,3 +106,57 @@ def test_unknown_user_mode_submitter_is_reported(user_worker):
     flat = re.sub(r"\s+", " ", out)
     assert "%s: qube_user_mode_users names bob, which does not resolve on this host" % USER_WORKER in flat, out[-3000:]
     assert "PLAY [Supervisor" not in out
+
+
+# --- converged workers (issue #17): one look, no role chain; any drift takes every role -----------
+
+ALL = "%s,%s,%s" % (SUPERVISOR, PROXY_WORKER, USER_WORKER)
+
+
+def recap_ok(out, host):
+    """The PLAY RECAP's ok count of one host."""
+    return int(re.search(r"^%s\s+: ok=(\d+)" % re.escape(host), out, re.M).group(1))
+
+
+def converged_run():
+    """Two runs: the first records every worker it left right, the second must find them converged."""
+    for _ in range(2):
+        rc, changed, out, report = run_playbook(SITE, limit=ALL, secrets=SECRETS)
+        assert rc == 0, out[-3000:]
+    return changed, out, report
+
+
+def test_converged_rerun_leaves_the_proxy_worker_out():
+    changed, out, report = converged_run()
+    assert changed == 0
+    row = report_row(report, PROXY_WORKER)
+    assert row["validation_detail"].startswith("converged: nothing changed since"), row
+    assert (row["status"], row["config_state"], row["validation"], row["job_identity"]) == (
+        "ok", "in_sync", "skipped", "renderproxy"), row
+    assert row["validated_at"], row
+    # gather (cached), the look, the report row, the group: no role of the batches ran on it
+    assert recap_ok(out, PROXY_WORKER) <= 5, out[-3000:]
+    # user mode is not covered: its submitters can change in the directory
+    user_row = report_row(report, USER_WORKER)
+    assert not user_row["validation_detail"].startswith("converged"), user_row
+    assert recap_ok(out, USER_WORKER) > 10
+
+
+@pytest.mark.parametrize("drift, undo_check", [
+    ("sed -i 's/^\\(qb_supervisor *= *\\).*/\\1drifted.example/' /etc/qb.conf",
+     "grep -q '^qb_supervisor *= *drifted.example' /etc/qb.conf"),
+    ("usermod -s /bin/bash renderproxy", "getent passwd renderproxy | grep -q ':/bin/bash$'"),
+    ("gpasswd -d renderproxy renderers", "! id -nG renderproxy | grep -qw renderers"),
+    ("systemctl stop worker", "! systemctl is-active -q worker"),
+], ids=["qb.conf", "shell", "group", "unit-stopped"])
+def test_converged_worker_drift_takes_every_role_and_is_repaired(proxy_worker, drift, undo_check):
+    converged_run()
+    proxy_worker.run_expect([0], drift)
+    proxy_worker.run_expect([0], "sh -c %s" % shlex_quote(undo_check))
+    rc, changed, out, report = run_playbook(SITE, limit=ALL, secrets=SECRETS)
+    assert rc == 0, out[-3000:]
+    row = report_row(report, PROXY_WORKER)
+    assert not row["validation_detail"].startswith("converged"), row
+    assert row["changed"] > 0 and row["config_state"] == "in_sync", row
+    assert proxy_worker.run("sh -c %s" % shlex_quote(undo_check)).rc != 0, "%s was not repaired" % drift
+    assert job_output(proxy_worker, PROXY_WORKER, "id -un") == "renderproxy"
