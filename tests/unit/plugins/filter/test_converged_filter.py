@@ -262,6 +262,17 @@ def test_the_qb_conf_path_is_worker_configs_linux_default():
     assert filt.QB_CONF_PATH == by_system["Linux"]["qb_conf_path"]
 
 
+def test_the_pending_marker_is_the_one_worker_config_and_worker_mode_leave():
+    """The look's pending marker, spelled as the roles spell it: <qube_identity_state_dir>/qb.conf.restart-pending."""
+    marker = spec(qube_identity_state_dir="/srv/qube-state")["pending"]
+    assert marker == ["/srv/qube-state/qb.conf.restart-pending"]
+    role_spelling = "{{ qube_identity_state_dir | default('/var/lib/renderfarm-qube') }}/qb.conf.restart-pending"
+    assert role_vars.load("roles", "worker_config", "vars", "main.yml")[
+        "__qube_worker_config_restart_pending_file"] == role_spelling
+    assert role_vars.load("roles", "worker_mode", "vars", "main.yml")[
+        "__qube_worker_mode_pending_file"] == role_spelling
+
+
 # converged_hosts ------------------------------------------------------------------------------
 
 def test_converged_hosts_picks_only_converged_true():
