@@ -33,6 +33,9 @@ DEFAULTS = {
     "qube_worker_package_files": [],
 }
 QB_CONF_PATH = "/etc/qb.conf"  # worker_config's Linux default (qube_qb_conf_path overrides)
+# worker_mode's Linux paths (roles/worker_mode/vars/main.yml: fixed, not under qube_identity_state_dir)
+MODE_RECORD = "/var/lib/renderfarm-qube/worker_mode.json"
+PACKAGE_CACHE = "/var/cache/renderfarm-qube/packages"
 VENDOR_PROXY_ACCOUNT = "qubeproxy"  # the identity role checks it for the vendor's published default password
 # Run controls, not what a worker should be: a run with other ones leaves the same workers.
 RUN_CONTROLS = ("qube_serial", "qube_max_fail_percentage", "qube_rollback_failed_batch", "qube_skip_converged",
@@ -91,10 +94,25 @@ def inputs_digest(hostvars, name, collection=""):
             # A variable that does not template now does not later either: its error is its value.
             variables[key] = "<%s>" % type(error).__name__
     facts = hostvars.get("ansible_facts") or {}
-    parts = {"variables": variables, "groups": sorted(hostvars.get("group_names") or []),
+    # The package files on the controller: a new build under the same name is a new input.
+    packages = {}
+    for path in _list(hostvars.get("qube_worker_package_files")):
+        try:
+            info = os.stat(str(path))
+            packages[str(path)] = [info.st_size, int(info.st_mtime)]
+        except OSError:
+            packages[str(path)] = None
+    parts = {"variables": variables, "package_files": packages, "groups": sorted(hostvars.get("group_names") or []),
              "system": facts.get("system") or hostvars.get("ansible_system") or "",
              "collection": collection or collection_digest(), "ansible": ANSIBLE_VERSION}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def _list(value):
+    try:
+        return list(value or [])
+    except TypeError:
+        return []
 
 
 def _get(hostvars, key):
@@ -142,10 +160,10 @@ def converged_spec(hostvars, name, collection=""):
     return {
         "eligible": True, "why": "", "state_dir": state_dir,
         "inputs": inputs_digest(hostvars, name, collection),
-        "files": [hostvars.get("qube_qb_conf_path") or QB_CONF_PATH,
+        "files": [hostvars.get("qube_qb_conf_path") or QB_CONF_PATH, MODE_RECORD,
                   os.path.join(modes.USER_UNIT_DIR, modes.USER_UNIT),
                   os.path.join(modes.USER_UNIT_DIR, "default.target.wants", modes.USER_UNIT)],
-        "trees": [state_dir, "/etc/systemd/system/%s.service.d" % unit],
+        "trees": [state_dir, "/etc/systemd/system/%s.service.d" % unit] + ([PACKAGE_CACHE] if files else []),
         "accounts": sorted(set([account, VENDOR_PROXY_ACCOUNT])),
         "units": [unit],
         "packages": packages,

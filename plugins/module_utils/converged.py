@@ -64,7 +64,7 @@ def _tree_part(top, skip=()):
     """Every entry below ``top`` (sorted, relative names), except the names in ``skip``."""
     if not os.path.isdir(top):
         return None
-    entries = {}
+    entries = {".": _file_part(top)}  # the folder's own mode and owner too
     for folder, dirs, files in os.walk(top):
         dirs.sort()
         for name in sorted(dirs + files):
@@ -107,7 +107,8 @@ def state_digest(spec, run_command):
     """One digest of everything on the host the roles manage or read for this worker's shape.
 
     ``spec`` lists ``files``, ``trees`` (folders walked whole), ``accounts``, ``units`` and
-    ``packages``; ``run_command(argv) -> (rc, out, err)`` runs systemctl and the package query."""
+    ``packages``; ``run_command(argv) -> (rc, out, err)`` runs systemctl and the package query
+    (rc 127 for a command the host does not have: :func:`command_runner`)."""
     parts = {
         "files": dict((path, _file_part(path)) for path in spec.get("files") or []),
         "trees": dict((path, _tree_part(path, skip=(RECORD,))) for path in spec.get("trees") or []),
@@ -118,11 +119,26 @@ def state_digest(spec, run_command):
         rc, out, _err = run_command(["systemctl", "show", "--property=" + ",".join(UNIT_PROPERTIES), unit])
         parts["units"][unit] = [rc, sorted(line for line in out.splitlines() if line.strip())]
     if spec.get("packages"):
+        # dpkg on Debian/Ubuntu, rpm on RHEL-like workers (worker_mode installs with either);
+        # ``run_command`` answers 127 for a command the host does not have.
         rc, out, _err = run_command(["dpkg-query", "-W", "-f", "${Package} ${Version} ${Status}\\n"]
                                     + list(spec["packages"]))
+        if rc == 127:
+            rc, out, _err = run_command(["rpm", "-q", "--qf", "%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE}.%{ARCH}\\n"]
+                                        + list(spec["packages"]))
         parts["packages"] = [rc, sorted(out.splitlines())]
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def command_runner(module):
+    """``module.run_command`` for :func:`state_digest`: rc 127 instead of failing the host when the
+    command is not installed (dpkg-query on an RPM worker, rpm on a Debian one)."""
+    def run(argv):
+        if not module.get_bin_path(argv[0]):
+            return 127, "", "%s: not found" % argv[0]
+        return module.run_command(list(argv))
+    return run
 
 
 def record_path(spec):

@@ -15,9 +15,9 @@ version_added: 0.4.0
 description:
   - Run by C(renderfarm.qube.site) at the end of a worker's batch, when every role ran on it, nothing
     failed and the supervisor's read-back found its effective configuration in sync.
-  - Writes C(<state_dir>/converged.json) (root, 0600): a digest of the run's inputs (from the
-    C(renderfarm.qube.qube_converged_spec) filter), a digest of what the roles manage on the host, the
-    time and the worker's report row. No secret: digests only.
+  - Writes C(<state_dir>/converged.json), owned by root with mode 0600. It holds a digest of the run's
+    inputs (from the C(renderfarm.qube.qube_converged_spec) filter), a digest of what the roles manage on
+    the host, the time and the worker's report row. No secret, digests only.
   - The next run's host preflight (M(renderfarm.qube.qube_host_check) with O(renderfarm.qube.qube_host_check#module:converged))
     compares both digests and the age of the job identity's proof; a worker with nothing changed is left out
     of the batches after one read-back on the supervisor.
@@ -81,7 +81,7 @@ def main():
     if not spec.get("eligible"):
         module.exit_json(changed=False, recorded=False, path="", msg=spec.get("why", ""))
     path = converged.record_path(spec)
-    state = converged.state_digest(spec, lambda argv: module.run_command(argv))
+    state = converged.state_digest(spec, converged.command_runner(module))
     old = converged.load_record(path)
     report = module.params["report"]
     same = (old.get("inputs"), old.get("state"), old.get("report")) == (spec["inputs"], state, report)

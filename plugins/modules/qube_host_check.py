@@ -136,9 +136,11 @@ def main():
                          % (len(problems), "\n- ".join(problems)), problems=problems, installed=found)
     result = dict(changed=False, problems=problems, installed=found)
     if module.params["converged"] is not None:
-        same, reason, record = converged.look(module.params["converged"], lambda argv: module.run_command(argv),
+        same, reason, record = converged.look(module.params["converged"], converged.command_runner(module),
                                               time.time())
-        result["converged"] = {"converged": same and not problems, "reason": reason,
+        if same and problems:
+            same, reason = False, "the look found problems on this host"
+        result["converged"] = {"converged": same, "reason": reason,
                                "recorded_at": record.get("recorded_at", ""),
                                "validated_at": record.get("validated_at", ""), "report": record.get("report", {}),
                                # what the batch's qube_converged records again: the same inputs as this look's

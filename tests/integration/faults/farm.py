@@ -141,6 +141,9 @@ class Inventory:
             "qube_proxy_password": self.password,
             "qube_validation_paths": ["/srv/renders"], "qube_validation_timeout": 30,
             "qube_validate_via_qube": False,
+            # Every round asserts that every worker is proven by its run: the validation job on every
+            # run, so no worker is left out as converged (that path: identity_local, the benchmark).
+            "qube_validate_cadence": "always",
             "qube_drain_timeout": 60,
         }
         ad_vars = {

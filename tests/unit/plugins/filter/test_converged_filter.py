@@ -56,7 +56,8 @@ def test_what_the_look_digests_follows_the_inventory():
                   qube_worker_package_files=["files/qube-core_8.0-1_amd64.deb", "files/qube-worker-8.0-1.x86_64.rpm"],
                   qube_validate_identity=False)
     assert result["files"][0] == "/opt/pfx/qb.conf"
-    assert result["trees"] == ["/srv/qube-state", "/etc/systemd/system/qubeworker.service.d"]
+    assert result["trees"] == ["/srv/qube-state", "/etc/systemd/system/qubeworker.service.d",
+                               "/var/cache/renderfarm-qube/packages"]  # package files: their cache too
     assert result["accounts"] == ["qubeproxy", "render"]  # the vendor default is checked too
     assert result["units"] == ["qubeworker"]
     assert result["packages"] == ["qube-core", "qube-worker"]
@@ -77,17 +78,10 @@ def test_the_worker_mode_record_is_digested():
     assert _covered(spec(), _worker_mode_linux("record"))
 
 
-@pytest.mark.xfail(reason="filter/converged.py converged_spec digests the state folder qube_identity_state_dir, "
-                          "but worker_mode keeps its mode record at a fixed path (roles/worker_mode/vars/main.yml:12): "
-                          "with the state folder moved, a changed mode record goes unnoticed", strict=True)
 def test_the_worker_mode_record_is_digested_with_the_state_folder_moved():
     assert _covered(spec(qube_identity_state_dir="/srv/qube-state"), _worker_mode_linux("record"))
 
 
-@pytest.mark.xfail(reason="filter/converged.py converged_spec leaves out the package cache that worker_mode copies "
-                          "qube_worker_package_files to (roles/worker_mode/vars/main.yml:11, install_Linux.yml copy "
-                          "task): a removed or altered cached package file, which the role would copy again, goes "
-                          "unnoticed", strict=True)
 def test_the_package_cache_is_digested_when_package_files_are_used():
     result = spec(qube_worker_package_files=["files/qube-core_8.0-1_amd64.deb", "files/qube-worker_8.0-1_amd64.deb"])
     assert _covered(result, _worker_mode_linux("package_cache") + "/qube-worker_8.0-1_amd64.deb")
@@ -342,3 +336,12 @@ def test_collection_digest_is_cached_per_root(collection):
     (collection / "roles/identity/tasks/main.yml").write_text("changed\n")
     assert filt.collection_digest(root=str(collection)) == before  # once per controller process
     assert filt.collection_digest("ignored input", root=str(collection)) == before
+
+
+def test_a_new_build_of_a_package_file_under_the_same_name_is_a_new_input(tmp_path):
+    package = tmp_path / "qube-worker_8.0-1_amd64.deb"
+    package.write_bytes(b"build 1")
+    variables = {"qube_worker_package_files": [str(package)]}
+    before = digest(variables)
+    package.write_bytes(b"build 2, larger")
+    assert digest(variables) != before

@@ -124,9 +124,6 @@ def test_every_file_drift_changes_the_digest(host, drift):
     assert digest(host) != before
 
 
-@pytest.mark.xfail(reason="module_utils/converged.py _tree_part digests the entries below a tree's top, not the top "
-                          "folder itself: a chmod/chown of the state folder (modes_linux and credential.py keep it "
-                          "root 0700) or of the drop-in folder goes unnoticed", strict=True)
 def test_a_tree_folder_mode_change_changes_the_digest(host):
     before = digest(host)
     _tree_folder_mode(host)
@@ -219,9 +216,6 @@ class RpmCommands(Commands):
         return super(RpmCommands, self).__call__(argv) if argv[0] != "dpkg-query" else (127, "", "not found")
 
 
-@pytest.mark.xfail(reason="module_utils/converged.py state_digest asks only dpkg-query for the packages: on an RPM "
-                          "worker a package upgrade leaves the digest the same (and AnsibleModule.run_command "
-                          "fails the host when dpkg-query is not installed)", strict=True)
 def test_a_package_upgrade_on_an_rpm_worker_changes_the_digest(host):
     commands = RpmCommands()
     before = digest(host, commands)
