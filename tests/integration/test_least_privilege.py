@@ -131,7 +131,9 @@ def test_validation_job_has_no_root_groups_or_environment(converged):
     farm = converged
     privilege.start_watchers(WORKERS)
     try:
-        run = farm.play("lp-validation", SITE, farm.current_inventory())
+        # The farm is converged: with the default cadence (on_change) no validation job would run.
+        run = farm.play("lp-validation", SITE, farm.current_inventory(),
+                        extra_args=["-e", "qube_validate_cadence=always"])
     finally:
         seen = privilege.stop_watchers(WORKERS)
     assert run.returncode == 0 or run.failed_hosts() == [], run.output[-4000:]

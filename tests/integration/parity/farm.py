@@ -285,7 +285,7 @@ class Farm(object):
         return write_private(path, yaml.safe_dump(inventory, default_flow_style=False, sort_keys=True))
 
     # -- runs ----------------------------------------------------------------------------
-    def play(self, label, playbook, inventory, check=False, limit=None, timeout=900):
+    def play(self, label, playbook, inventory, check=False, limit=None, timeout=900, extra_args=()):
         """Run ``playbook`` (repository path) and return its :class:`Run` (also kept in ``runs``)."""
         record = os.path.join(self.workdir, "record-%s.jsonl" % label)
         report_dir = os.path.join(self.workdir, "reports", label)
@@ -299,7 +299,7 @@ class Farm(object):
                    # their cache starts empty (a stale entry of an earlier farm would be used).
                    ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(self.workdir, "facts"))
         argv = [PLAYBOOK_BIN, "-i", inventory, os.path.join(REPO, playbook), "-e", "qube_serial=100%"]
-        argv += (["--check"] if check else []) + (["--limit", limit] if limit else [])
+        argv += (["--check"] if check else []) + (["--limit", limit] if limit else []) + list(extra_args)
         started = time.time()
         proc = subprocess.run(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, timeout=timeout, check=False)
