@@ -32,11 +32,6 @@ import os
 import pwd
 import stat
 
-try:
-    import spwd  # removed in Python 3.13; /etc/shadow is read directly then
-except ImportError:  # pragma: no cover - depends on the worker's Python
-    spwd = None
-
 RECORD = "converged.json"
 UNIT_PROPERTIES = ("LoadState", "UnitFileState", "ActiveState", "SubState", "FragmentPath", "DropInPaths")
 
@@ -76,12 +71,8 @@ def _tree_part(top, skip=()):
 
 
 def _shadow_field(name, shadow_path="/etc/shadow"):
-    if spwd is not None:
-        try:
-            entry = spwd.getspnam(name)
-            return [entry.sp_pwdp, entry.sp_lstchg, entry.sp_min, entry.sp_max, entry.sp_expire]
-        except (KeyError, PermissionError, OSError):
-            return None
+    """The account's shadow fields (password hash, ageing); None when absent or unreadable. Read
+    directly: the spwd module is deprecated and gone in Python 3.13."""
     try:
         with open(shadow_path) as handle:
             for line in handle:
