@@ -27,7 +27,9 @@ description:
     No other fact, no task argument and no module output is ever read, so no secret can reach
     the report.
   - Hosts of O(workers_group) are reported as workers, also when the run never reached them
-    (status C(not run)); every other host that took part in the run is listed too.
+    (status C(not run)), and also when it was only looked at by the read-only plays whose names start
+    with C(Preflight) or C(Converged) (a converged worker left out of the batches gets its row there,
+    so it counts as run); every other host that took part in the run is listed too.
   - For a host that failed or became unreachable, the report names the task where that happened
     (C(failed_at) in the JSON, a line under the table, a list in the HTML page) - the task's name
     only, never its arguments or output.
@@ -237,7 +239,9 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play):
         """Read group membership from the play's inventory (``add_host`` may grow it per play)."""
-        self._preflight_play = str(play.get_name()).startswith("Preflight")
+        # The read-only plays before any change: the preflights, and the converged workers' shared
+        # read-back (a worker it leaves out of the batches gets its row there, so it counts as run).
+        self._preflight_play = str(play.get_name()).startswith(("Preflight", "Converged"))
         manager = play.get_variable_manager() if hasattr(play, "get_variable_manager") else None
         inventory = getattr(manager, "_inventory", None)
         if inventory is None:
@@ -269,6 +273,7 @@ class CallbackModule(CallbackBase):
         fact = report_fact(task_result)
         if fact:
             self._facts.setdefault(host_name(task_result), {}).update(fact)
+            self._worked.add(host_name(task_result))  # its row was filled: it took part in the run
 
     def v2_runner_on_ok(self, result):
         """A ``set_fact`` of ``qube_report`` (or any result carrying it) updates the host's entry."""

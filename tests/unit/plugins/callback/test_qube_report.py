@@ -318,3 +318,22 @@ def test_a_broken_html_template_warns_and_keeps_the_table(callback, inventory, t
     callback.v2_playbook_on_stats(recap(**{"render-a": {"ok": 1}}))
     assert callback._display.warnings and "html_template" in callback._display.warnings[-1]
     assert "render-a" in callback._display.text()
+
+
+def test_a_converged_worker_counts_as_run_a_worker_only_looked_at_does_not(callback, inventory, tmp_path):
+    """site.yml's read-only plays (Preflight, Converged): a worker left out of the batches as converged
+    gets its row there and is run; one the run stopped before its batch is "not run" (issue #17)."""
+    manager, variables, loader = inventory
+    callback.v2_playbook_on_start(type("Playbook", (), {"_file_name": "/somewhere/site.yml"})())
+    for name in ("Preflight | what only the workers can tell", "Converged | workers with nothing to change"):
+        play = Play.load({"name": name, "hosts": "qube_workers", "gather_facts": False, "tasks": []},
+                         variable_manager=variables, loader=loader)
+        callback.v2_playbook_on_play_start(play)
+        for host in ("render-a", "render-b"):
+            callback.v2_runner_on_ok(task_result(manager, host, {"changed": False}))
+    callback.v2_runner_on_ok(task_result(manager, "render-a", report_fact(validation="skipped")))
+    callback.v2_runner_on_skipped(task_result(manager, "render-b", {"skipped": True}))
+    callback.v2_playbook_on_stats(recap(**{"render-a": {"ok": 4}, "render-b": {"ok": 3, "skipped": 1}}))
+    hosts = {h["host"]: h for h in written(tmp_path)[0]["hosts"]}
+    assert (hosts["render-a"]["status"], hosts["render-a"]["validation"]) == ("ok", "skipped")
+    assert hosts["render-b"]["status"] == "not run"
