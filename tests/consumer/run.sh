@@ -7,7 +7,8 @@
 #   2. two lab hosts (a supervisor with the Qube! stand-in, a worker), octets 240-241;
 #   3. ansible-playbook renderfarm.qube.site: converge; the farm report from the callback the
 #      project's ansible.cfg enables (complete, every host ok, the worker validated);
-#   4. the same command again: the report shows 0 changed tasks on every host.
+#   4. the same command again: the report shows 0 changed tasks on every host and the worker left
+#      out of the batches as converged (validation skipped, its earlier proof shown).
 # Only this test's own hosts are destroyed at the end (the lab is shared).
 # Usage (from anywhere): tests/consumer/run.sh [ARTIFACT]   (default build/renderfarm-qube-<version>.tar.gz)
 set -euo pipefail
@@ -105,12 +106,13 @@ run_site() {
   return "$rc"
 }
 
-# check_report RUN MAX_CHANGED: the callback's JSON is complete, every host ok, the worker
-# validated and in sync, and (for the second run) no host changed anything.
+# check_report RUN MAX_CHANGED VALIDATION: the callback's JSON is complete, every host ok, the
+# worker in sync and validated in this run (passed), or left out of the batches as converged with
+# the earlier proof shown (converged), and (for the second run) no host changed anything.
 check_report() {
-  "$venv_bin/python" - "$project/reports/qube-report.json" "$1" "$2" "$WORKER" "$SUP" <<'PY'
+  "$venv_bin/python" - "$project/reports/qube-report.json" "$1" "$2" "$WORKER" "$SUP" "$3" <<'PY'
 import json, os, sys
-path, run, max_changed, worker, supervisor = sys.argv[1:6]
+path, run, max_changed, worker, supervisor, validation = sys.argv[1:7]
 with open(path) as handle:
     report = json.load(handle)
 problems = []
@@ -130,8 +132,12 @@ for host, row in sorted(rows.items()):
     if max_changed != "any" and int(row.get("changed", 0)) > int(max_changed):
         problems.append("%s: %s changed tasks" % (host, row.get("changed")))
 row = rows.get(worker, {})
-if row.get("validation") not in ("passed",):
+if validation == "passed" and row.get("validation") != "passed":
     problems.append("%s: validation %s" % (worker, row.get("validation")))
+if validation == "converged" and not (row.get("validation") == "skipped" and row.get("validated_at")
+                                      and row.get("validation_detail", "").startswith("converged: nothing changed")):
+    problems.append("%s: not left out as converged: validation %s, %s" % (
+        worker, row.get("validation"), row.get("validation_detail")))
 if row.get("config_state") != "in_sync":
     problems.append("%s: config_state %s" % (worker, row.get("config_state")))
 print("consumer %s run: %s" % (run, report.get("summary_line", "")))
@@ -146,9 +152,9 @@ PY
 
 echo "consumer: first run (converge)"
 run_site "$project/run1.log" || { tail -40 "$project/run1.log"; exit 1; }
-check_report first any
+check_report first any passed
 
 echo "consumer: second run (must change nothing)"
 run_site "$project/run2.log" || { tail -40 "$project/run2.log"; exit 1; }
-check_report second 0
+check_report second 0 converged
 echo "consumer: passed"
