@@ -18,6 +18,7 @@ import os
 from ansible.release import __version__ as ANSIBLE_VERSION
 from ansible_collections.renderfarm.qube.plugins.filter.identity import identity_plan
 from ansible_collections.renderfarm.qube.plugins.module_utils import modes, modes_packages
+from ansible_collections.renderfarm.qube.plugins.module_utils.preflight import as_bool
 
 # The role defaults the look needs (guarded against the roles' defaults/main.yml by a unit test).
 DEFAULTS = {
@@ -137,10 +138,10 @@ def _why_not(hostvars, name, system):
     return ""
 
 
-def _truthy(value):
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on", "y", "t")
-    return bool(value)
+def _truthy(value, default=True):
+    """The boolean Ansible makes of ``value`` (preflight.as_bool); ``default`` when it is none."""
+    verdict = as_bool(value)
+    return default if verdict is None else verdict
 
 
 def converged_spec(hostvars, name, collection=""):

@@ -32,6 +32,9 @@ import os
 import pwd
 import stat
 
+from ansible_collections.renderfarm.qube.plugins.module_utils import validation_job
+from ansible_collections.renderfarm.qube.plugins.module_utils.credential import read_text
+
 RECORD = "converged.json"
 UNIT_PROPERTIES = ("LoadState", "UnitFileState", "ActiveState", "SubState", "FragmentPath", "DropInPaths")
 
@@ -169,8 +172,7 @@ def look(spec, run_command, now, load=load_record, proof_loader=None):
         return False, "something the roles manage changed on the host since the last converged run (%s)" % at, {}
     proof = spec.get("proof") or {}
     if proof.get("required"):
-        from ansible_collections.renderfarm.qube.plugins.module_utils import validation_job
-        loaded = (proof_loader or (lambda path: validation_job.load_proof(_read(path))))(proof["path"])
+        loaded = (proof_loader or (lambda path: validation_job.load_proof(read_text(path))))(proof["path"])
         proven = validation_job.parse_iso_utc(loaded.get("validated_at")) if loaded and loaded.get("basis") else None
         if proven is None:
             return False, "no passed validation on record", {}
@@ -180,11 +182,3 @@ def look(spec, run_command, now, load=load_record, proof_loader=None):
             return False, "validation due: last proven %s (maximum age %d h)" % (loaded["validated_at"], max_age), {}
         record = dict(record, validated_at=loaded["validated_at"], proof_age_seconds=int(age))
     return True, "converged: nothing changed since %s" % at, record
-
-
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError:
-        return None
